@@ -1,0 +1,27 @@
+"""scratchnet: a from-scratch NumPy deep-learning framework for MNIST.
+
+Modules follow the textbook's names: ``functions`` (activations, softmax), ``losses``,
+``gradient`` (numerical differentiation), ``layers``, ``network``, ``optimizers``, ``trainer``.
+scratchnet needs NumPy alone; it never imports the ``dataset`` package.
+"""
+
+from .functions import identity_function, log_softmax, relu, sigmoid, softmax, step_function
+from .gradient import gradient_descent, numerical_diff, numerical_gradient
+from .losses import cross_entropy_error, mean_squared_error, softmax_cross_entropy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "identity_function",
+    "step_function",
+    "sigmoid",
+    "relu",
+    "softmax",
+    "log_softmax",
+    "mean_squared_error",
+    "cross_entropy_error",
+    "softmax_cross_entropy",
+    "numerical_diff",
+    "numerical_gradient",
+    "gradient_descent",
+]

@@ -1,0 +1,75 @@
+"""Input checks shared by the whole package.
+
+Every public function validates its arguments with these helpers, so that bad input fails with a
+message that names the argument, what was seen and what was expected, instead of NumPy silently
+broadcasting or wrapping around.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_float_array(name: str, x) -> np.ndarray:
+    """Return ``x`` as a floating-point array.
+
+    Floating arrays keep their dtype (float32 stays float32). Booleans and integers, including
+    uint8 images, become float64 so that arithmetic never wraps around.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is complex, a string or an object array.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind == "f":
+        return arr
+    if arr.dtype.kind in "biu":
+        return arr.astype(np.float64)
+    raise TypeError(f"{name}: expected a real numeric array, got dtype {arr.dtype}")
+
+
+def check_labels(name: str, t, num_classes: int) -> np.ndarray:
+    """Validate integer class labels and return them as an ``intp`` array.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, used in error messages.
+    t : array_like of int
+        Labels, any shape.
+    num_classes : int
+        Labels must lie in ``[0, num_classes)``.
+
+    Raises
+    ------
+    TypeError
+        If ``t`` is not of an integer dtype (floats and booleans are refused: NumPy would index
+        with them silently or not at all).
+    ValueError
+        If a label is outside ``[0, num_classes)``; the message gives the first offending index.
+    """
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected integer class labels, got dtype {arr.dtype}")
+    if arr.size:
+        bad = np.flatnonzero((arr < 0) | (arr >= num_classes))
+        if bad.size:
+            i = int(bad[0])
+            where = np.unravel_index(i, arr.shape) if arr.ndim > 1 else i
+            raise ValueError(
+                f"{name}: expected labels in [0, {num_classes}), got {arr.flat[i]} at index {where}"
+            )
+    return arr.astype(np.intp, copy=False)
+
+
+def check_nonempty_batch(name: str, x: np.ndarray) -> None:
+    """Refuse an array whose batch axis (axis 0) is empty."""
+    if x.ndim >= 1 and x.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty batch, got shape {x.shape}")
+
+
+def check_callable(name: str, f) -> None:
+    """Refuse a non-callable ``f``."""
+    if not callable(f):
+        raise TypeError(f"{name}: expected a callable, got {type(f).__name__}")
