@@ -1,0 +1,440 @@
+"""Optimisers (chapter 6): SGD, Momentum, Nesterov, AdaGrad, RMSProp and Adam.
+
+Each optimiser updates a network's parameters in place: ``optimizer.update(params, grads)``
+where ``params`` and ``grads`` are dicts keyed alike (``W1``, ``b1``, ...). The arrays in
+``params`` are the very arrays the layers compute with, so they are never rebound, only written
+into (``-=`` and ``out=``). Temporaries live in one scratch buffer per parameter, so a step
+allocates nothing once the first step has run.
+
+The registry is built from the classes themselves: every subclass of :class:`Optimizer` is
+registered under its lower-cased class name when it is defined, so no table of names is ever
+typed by hand. ``get_optimizer("Adam", lr=1e-3)`` builds one by name, case-insensitively.
+
+State (step count, velocities, squared-gradient averages) is exported by ``state_dict()`` as a
+flat dict of scalars and arrays named like ``"v.W1"``, ready for ``np.savez``, and restored by
+``load_state_dict()``, so that a training run can be stopped and resumed bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "AdaGrad",
+    "RMSProp",
+    "Adam",
+    "OPTIMIZERS",
+    "get_optimizer",
+]
+
+_REGISTRY: dict[str, type[Optimizer]] = {}
+
+#: The registered optimiser classes by lower-case name (read-only view).
+OPTIMIZERS: Mapping[str, type[Optimizer]] = MappingProxyType(_REGISTRY)
+
+
+def _check_real(name: str, value, *, low: float, high: float = math.inf,
+                low_open: bool = True, high_open: bool = True) -> float:
+    """Return ``value`` as a float after checking it is a real number in the given interval."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    ok_low = v > low if low_open else v >= low
+    ok_high = v < high if high_open else v <= high
+    if not (math.isfinite(v) and ok_low and ok_high):
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a finite number in {left}{low}, {high}{right}, got {value!r}")
+    return v
+
+
+class Optimizer:
+    """Base class: a gradient step applied to a dict of parameter arrays, in place.
+
+    Subclasses set ``hyperparameters`` (the names of their scalar settings, stored as attributes),
+    ``slots`` (the names of their per-parameter state arrays, e.g. ``("v",)``) and implement
+    ``_step(param, grad, slots, tmp)``. Defining a subclass registers it under its lower-cased
+    class name; pass ``register=False`` in the class statement to opt out.
+
+    Attributes
+    ----------
+    t : int
+        The number of updates applied so far.
+    state : dict[str, dict[str, ndarray]]
+        Per-parameter state, ``state[slot][param_name]``, created at the first update with the
+        shape and dtype of each parameter.
+    """
+
+    hyperparameters: ClassVar[tuple[str, ...]] = ("lr",)
+    slots: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not register:
+            return
+        key = cls.__name__.lower()
+        if key in _REGISTRY:
+            raise TypeError(
+                f"optimizer name {key!r} is already registered by {_REGISTRY[key].__qualname__}; "
+                "rename the class or define it with register=False"
+            )
+        _REGISTRY[key] = cls
+
+    def __init__(self, lr: float) -> None:
+        self.lr = _check_real("lr", lr, low=0.0)
+        self.t = 0
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self._tmp: dict[str, np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
+        return f"{type(self).__name__}({args})"
+
+    # -- the update -------------------------------------------------------------------------
+
+    def update(self, params: dict[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+        """Apply one step to every array of ``params``, in place.
+
+        Parameters
+        ----------
+        params : dict[str, ndarray of float]
+            The network's parameters; each array is written into, never replaced.
+        grads : mapping[str, ndarray]
+            The gradient of the loss for each parameter, keyed and shaped like ``params``.
+        """
+        self._check_keys("grads", grads, params)
+        for key, p in params.items():
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+                raise TypeError(f"params[{key!r}]: expected a floating NumPy array, got "
+                                f"{type(p).__name__} {getattr(p, 'dtype', '')}".rstrip())
+            g = grads[key]
+            if np.shape(g) != p.shape:
+                raise ValueError(f"grads[{key!r}]: expected shape {p.shape}, got {np.shape(g)}")
+        if self.slots:
+            if not self.state:
+                self.state = {s: {k: np.zeros_like(p) for k, p in params.items()} for s in self.slots}
+            else:
+                for s in self.slots:
+                    self._check_keys(f"optimizer state {s!r}", self.state[s], params)
+                    for k, p in params.items():
+                        if self.state[s][k].shape != p.shape:
+                            raise ValueError(
+                                f"optimizer state {s}.{k}: has shape {self.state[s][k].shape}, "
+                                f"but params[{k!r}] has shape {p.shape}"
+                            )
+        self.t += 1
+        self._begin_step()
+        for key, p in params.items():
+            tmp = self._tmp.get(key)
+            if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
+                tmp = self._tmp[key] = np.empty_like(p)
+            slots = tuple(self.state[s][key] for s in self.slots)
+            self._step(p, grads[key], slots, tmp)
+
+    def _begin_step(self) -> None:
+        """Hook run once per update after ``t`` is incremented (Adam's bias correction)."""
+
+    def _step(self, p: np.ndarray, g: np.ndarray, slots: tuple[np.ndarray, ...], tmp: np.ndarray) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _check_keys(what: str, got: Mapping, params: Mapping) -> None:
+        if got.keys() != params.keys():
+            missing = sorted(set(params) - set(got))
+            unexpected = sorted(set(got) - set(params))
+            raise ValueError(
+                f"{what}: expected the keys of params {sorted(params)}, "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+
+    # -- saving and restoring ---------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the settings and state as a flat dict, ready for ``np.savez``.
+
+        Returns
+        -------
+        dict
+            ``"name"`` (str, the registry name), each hyperparameter (float), ``"t"`` (int) and,
+            once the first update has run, a copy of each state array as ``"<slot>.<param>"``
+            (e.g. ``"m.W1"``).
+        """
+        d: dict[str, Any] = {"name": type(self).__name__.lower(), "t": self.t}
+        for h in self.hyperparameters:
+            d[h] = getattr(self, h)
+        for s, arrays in self.state.items():
+            for k, a in arrays.items():
+                d[f"{s}.{k}"] = a.copy()
+        return d
+
+    def load_state_dict(self, d: Mapping[str, Any]) -> None:
+        """Restore settings and state saved by :meth:`state_dict` (strict on keys).
+
+        Values may be Python scalars or 0-d arrays (as read back from ``.npz``). The arrays are
+        copied. The state must match the parameters at the next update, or that update fails.
+        """
+        name = d.get("name")
+        if name is not None and str(np.asarray(name)) != type(self).__name__.lower():
+            raise ValueError(f"state: saved by optimizer {str(np.asarray(name))!r}, "
+                             f"cannot load into {type(self).__name__}")
+        scalars = {"t", *self.hyperparameters}
+        missing = sorted(scalars - set(d))
+        state: dict[str, dict[str, np.ndarray]] = {}
+        unexpected = []
+        for key, value in d.items():
+            if key == "name" or key in scalars:
+                continue
+            slot, dot, param = key.partition(".")
+            if not dot or slot not in self.slots:
+                unexpected.append(key)
+                continue
+            state.setdefault(slot, {})[param] = np.array(value, copy=True)
+        if missing or unexpected:
+            raise ValueError(f"state: missing keys {missing}, unexpected keys {sorted(unexpected)}")
+        if state:
+            params_seen = [set(state.get(s, {})) for s in self.slots]
+            if any(p != params_seen[0] for p in params_seen):
+                raise ValueError(f"state: slots {list(self.slots)} name different parameters: "
+                                 f"{[sorted(p) for p in params_seen]}")
+        t = np.asarray(d["t"])
+        if t.ndim != 0 or t.dtype.kind not in "iu" or int(t) < 0:
+            raise ValueError(f"state['t']: expected a non-negative integer, got {d['t']!r}")
+        # Validate every value before changing anything, so a bad dict leaves self untouched.
+        values = {h: _check_real(f"state[{h!r}]", np.asarray(d[h]).item(), low=-math.inf)
+                  for h in self.hyperparameters}
+        new = type(self)(**values)
+        for h in self.hyperparameters:
+            setattr(self, h, getattr(new, h))
+        self.t = int(t)
+        self.state = state
+        self._tmp = {}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: W <- W - lr * dW.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate (> 0). The textbook's default, 0.01.
+    """
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr)
+
+    def _step(self, p, g, slots, tmp):
+        np.multiply(g, self.lr, out=tmp)
+        p -= tmp
+
+
+class Momentum(Optimizer):
+    """SGD with momentum: v <- momentum * v - lr * dW;  W <- W + v.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate (> 0), default 0.01.
+    momentum : float
+        The velocity's decay, in [0, 1), default 0.9.
+    """
+
+    hyperparameters = ("lr", "momentum")
+    slots = ("v",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(lr)
+        self.momentum = _check_real("momentum", momentum, low=0.0, high=1.0, low_open=False)
+
+    def _step(self, p, g, slots, tmp):
+        (v,) = slots
+        v *= self.momentum
+        np.multiply(g, self.lr, out=tmp)
+        v -= tmp
+        p += v
+
+
+class Nesterov(Optimizer):
+    """Nesterov's accelerated gradient, in the form that needs the gradient at W only.
+
+    With the look-ahead point as the stored parameter (Bengio et al. 2012,
+    https://arxiv.org/abs/1212.0901, section 3.5; Sutskever et al. 2013):
+    v <- momentum * v - lr * dW;  W <- W + momentum * v - lr * dW.
+
+    The textbook's class adds ``momentum**2 * v`` after updating ``v``, which scales the old
+    velocity by momentum**3 instead of momentum**2; we follow the paper.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate (> 0), default 0.01.
+    momentum : float
+        In [0, 1), default 0.9.
+    """
+
+    hyperparameters = ("lr", "momentum")
+    slots = ("v",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(lr)
+        self.momentum = _check_real("momentum", momentum, low=0.0, high=1.0, low_open=False)
+
+    def _step(self, p, g, slots, tmp):
+        (v,) = slots
+        v *= self.momentum
+        np.multiply(g, self.lr, out=tmp)
+        v -= tmp
+        p -= tmp
+        np.multiply(v, self.momentum, out=tmp)
+        p += tmp
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: h <- h + dW * dW;  W <- W - lr * dW / (sqrt(h) + eps).
+
+    Duchi et al. 2011, https://jmlr.org/papers/v12/duchi11a.html.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate (> 0), default 0.01.
+    eps : float
+        Guards the division (> 0), default 1e-7 as in the textbook.
+    """
+
+    hyperparameters = ("lr", "eps")
+    slots = ("h",)
+
+    def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
+        super().__init__(lr)
+        self.eps = _check_real("eps", eps, low=0.0)
+
+    def _step(self, p, g, slots, tmp):
+        (h,) = slots
+        np.multiply(g, g, out=tmp)
+        h += tmp
+        np.sqrt(h, out=tmp)
+        tmp += self.eps
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.lr
+        p -= tmp
+
+
+class RMSProp(Optimizer):
+    """RMSProp: h <- decay_rate * h + (1 - decay_rate) * dW * dW;  W <- W - lr * dW / (sqrt(h) + eps).
+
+    Tieleman and Hinton 2012, lecture 6.5 of "Neural Networks for Machine Learning".
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate (> 0), default 0.01.
+    decay_rate : float
+        The running average's decay, in [0, 1), default 0.99 as in the textbook.
+    eps : float
+        Guards the division (> 0), default 1e-7.
+    """
+
+    hyperparameters = ("lr", "decay_rate", "eps")
+    slots = ("h",)
+
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7) -> None:
+        super().__init__(lr)
+        self.decay_rate = _check_real("decay_rate", decay_rate, low=0.0, high=1.0, low_open=False)
+        self.eps = _check_real("eps", eps, low=0.0)
+
+    def _step(self, p, g, slots, tmp):
+        (h,) = slots
+        h *= self.decay_rate
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.decay_rate
+        h += tmp
+        np.sqrt(h, out=tmp)
+        tmp += self.eps
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.lr
+        p -= tmp
+
+
+class Adam(Optimizer):
+    """Adam: bias-corrected running averages of the gradient and its square.
+
+    Kingma and Ba 2014, https://arxiv.org/abs/1412.6980, in the form of the end of its section 2
+    (the bias corrections folded into the step size), as the textbook writes it::
+
+        m <- m + (1 - beta1) * (dW - m)
+        v <- v + (1 - beta2) * (dW * dW - v)
+        lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)
+        W <- W - lr_t * m / (sqrt(v) + eps)
+
+    Parameters
+    ----------
+    lr : float
+        The step size (> 0), default 0.001.
+    beta1, beta2 : float
+        Decay of the first and second moment averages, in [0, 1); defaults 0.9 and 0.999.
+    eps : float
+        Guards the division (> 0), default 1e-7 as in the textbook (the paper writes 1e-8).
+    """
+
+    hyperparameters = ("lr", "beta1", "beta2", "eps")
+    slots = ("m", "v")
+
+    def __init__(
+        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7
+    ) -> None:
+        super().__init__(lr)
+        self.beta1 = _check_real("beta1", beta1, low=0.0, high=1.0, low_open=False)
+        self.beta2 = _check_real("beta2", beta2, low=0.0, high=1.0, low_open=False)
+        self.eps = _check_real("eps", eps, low=0.0)
+        self._lr_t = 0.0
+
+    def _begin_step(self) -> None:
+        self._lr_t = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
+
+    def _step(self, p, g, slots, tmp):
+        m, v = slots
+        np.subtract(g, m, out=tmp)
+        tmp *= 1.0 - self.beta1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1.0 - self.beta2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= self._lr_t
+        p -= tmp
+
+
+def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
+    """Build a registered optimiser by name (case-insensitive).
+
+    Parameters
+    ----------
+    name : str
+        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``, or the
+        name of any other registered subclass.
+    **kwargs
+        Passed to the class, e.g. ``lr=0.1``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the known ones.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected an optimizer name (str), got {type(name).__name__}")
+    cls = _REGISTRY.get(name.lower())
+    if cls is None:
+        raise ValueError(f"optimizer: unknown name {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return cls(**kwargs)
