@@ -154,7 +154,8 @@ def softmax_cross_entropy(logits, t) -> float:
     if kind == "onehot":
         t2 = as_float_array("t", t)
         # 0 * -inf is NaN: a class with zero target weight contributes exactly 0 whatever its logit.
-        per_sample = -np.sum(np.where(t2 != 0, t2 * logp, 0.0), axis=1)
+        with np.errstate(invalid="ignore"):
+            per_sample = -np.sum(np.where(t2 != 0, t2 * logp, 0.0), axis=1)
     else:
         labels = check_labels("t", t, x.shape[1])
         per_sample = -logp[np.arange(x.shape[0]), labels]
