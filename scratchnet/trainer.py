@@ -58,6 +58,7 @@ __all__ = [
     "compare_gradients",
     "plot_history",
     "library_versions",
+    "read_checkpoint_meta",
 ]
 
 #: A gradient source: ``grad_fn(network, x, t) -> (loss, grads)`` for one mini-batch.
@@ -83,10 +84,12 @@ def backprop_gradient(network, x: np.ndarray, t: np.ndarray) -> tuple[float, Map
 def numerical_gradient_of(network, x: np.ndarray, t: np.ndarray) -> tuple[float, Mapping[str, np.ndarray]]:
     """Loss and gradient by central differences of ``network.loss`` (the textbook's chapter 4).
 
-    The loss is the network's ``loss(x, t)`` at the unperturbed parameters, the function that
-    ``network.numerical_gradient`` differentiates.
+    The loss is the training-mode ``loss(x, t, train=True)`` at the unperturbed parameters: what
+    ``loss_and_gradient`` reports and ``numerical_gradient`` differentiates (a dropout layer draws
+    its mask here and keeps it while the gradient is taken; batch norm updates its running
+    statistics once, as a backprop step does).
     """
-    loss = network.loss(x, t)
+    loss = network.loss(x, t, train=True)
     return loss, network.numerical_gradient(x, t)
 
 
@@ -232,6 +235,32 @@ def plot_history(history: Mapping[str, Any], path: str | os.PathLike) -> Path | 
     ax_acc.grid(alpha=0.3)
     _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
     return path
+
+
+def _read_checkpoint(path: str | os.PathLike) -> tuple[Path, dict[str, Any], dict[str, np.ndarray]]:
+    path = Path(path)
+    file = path if path.suffix == ".npz" else path / "checkpoint.npz"
+    if not file.is_file():
+        raise FileNotFoundError(f"path: no checkpoint at {file}")
+    with np.load(file, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    if "meta" not in arrays:
+        raise ValueError(f"{file}: not a scratchnet checkpoint (no 'meta' entry)")
+    meta = json.loads(str(arrays.pop("meta")))
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{file}: checkpoint format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+    return file, meta, arrays
+
+
+def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a checkpoint: step, configuration, RNG state, evaluations.
+
+    Parameters
+    ----------
+    path : path-like
+        A run folder or its ``checkpoint.npz``.
+    """
+    return _read_checkpoint(path)[1]
 
 
 @dataclass
@@ -777,6 +806,7 @@ class Trainer:
             "step": self.step,
             "elapsed_s": elapsed,
             "rng": self.rng.bit_generator.state,
+            "network_rngs": {k: g.bit_generator.state for k, g in self._network_generators().items()},
             "evals": self.evals,
             "config": self.config,
         }
@@ -794,6 +824,15 @@ class Trainer:
         _atomic_write(self.run_dir / "checkpoint.npz", lambda f: np.savez(f, **arrays), binary=True)
         # A readable copy of the metadata; resuming reads the .npz only.
         _write_json(self.run_dir / "checkpoint.json", meta)
+
+    def _network_generators(self) -> dict[str, np.random.Generator]:
+        """The generators the network's layers draw from (dropout masks), by layer index."""
+        gens = {}
+        for i, layer in enumerate(getattr(self.network, "layers", ())):
+            rng = getattr(layer, "rng", None)
+            if isinstance(rng, np.random.Generator):
+                gens[str(i)] = rng
+        return gens
 
     def load_checkpoint(self, path: str | os.PathLike | None = None) -> int:
         """Restore a run saved by this trainer, to continue it with :meth:`fit`.
@@ -818,17 +857,7 @@ class Trainer:
             if self.run_dir is None:
                 raise ValueError("path: expected a run folder (this trainer has no run_dir)")
             path = self.run_dir
-        path = Path(path)
-        file = path if path.suffix == ".npz" else path / "checkpoint.npz"
-        if not file.is_file():
-            raise FileNotFoundError(f"path: no checkpoint at {file}")
-        with np.load(file, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        meta = json.loads(str(arrays.pop("meta")))
-        if meta.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(
-                f"{file}: checkpoint format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT}"
-            )
+        file, meta, arrays = _read_checkpoint(path)
         saved, here = meta["config"]["trainer"], self.config["trainer"]
         differ = [k for k in ("batch_size", "sampling", "train_size", "test_size", "eval_subset")
                   if saved[k] != here[k]]
@@ -846,12 +875,14 @@ class Trainer:
         self.optimizer.load_state_dict(group("optimizer."))
         self.config["trainer"]["optimizer"] = {k: v for k, v in self.optimizer.state_dict().items()
                                                if "." not in k and k != "t"}
-        rng = np.random.default_rng()
-        rng.bit_generator.state = meta["rng"]  # validates the bit generator's name and fields
-        if type(rng.bit_generator) is not type(self.rng.bit_generator):
-            raise ValueError(f"{file}: saved a {meta['rng']['bit_generator']} generator, this trainer uses "
-                             f"{type(self.rng.bit_generator).__name__}")
+        gens = self._network_generators()
+        if sorted(gens) != sorted(meta["network_rngs"]):
+            raise ValueError(f"{file}: saved generators of network layers {sorted(meta['network_rngs'])}, "
+                             f"this network has them in layers {sorted(gens)}")
+        # Assigning a state checks the bit generator's name and fields.
         self.rng.bit_generator.state = meta["rng"]
+        for k, g in gens.items():
+            g.bit_generator.state = meta["network_rngs"][k]
         self.step = int(meta["step"])
         self.seed = self.config["trainer"]["seed"] = saved["seed"]
         self._elapsed_before = float(meta["elapsed_s"])

@@ -1,0 +1,231 @@
+"""Train a network on MNIST (or Fashion-MNIST) and watch it learn.
+
+With no flags this is the textbook's chapter 4 experiment: TwoLayerNet 784-50-10 with sigmoid,
+plain SGD with learning rate 0.1, mini-batches of 100 drawn at random, 10 000 steps. Progress
+goes to stderr; the final accuracies, the wall time and where the curves are go to stdout.
+
+Examples::
+
+    python scripts/train.py                                   # the chapter 4 run
+    python scripts/train.py --activation relu                 # chapter 5's network
+    python scripts/train.py --hidden 100 --activation relu --optimizer adam
+    python scripts/train.py --hidden 100,100 --epochs 5 --out runs/deep
+    python scripts/train.py --resume runs/deep --epochs 10    # continue a run to 10 epochs
+
+Exit status: 0 when training finished, 130 after Ctrl-C (a checkpoint is saved; resume with
+``--resume RUN_DIR``), 1 when the loss diverged or a gradient check failed, 2 for bad flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from scratchnet.optimizers import OPTIMIZERS
+from scratchnet.trainer import GradientCheckError, Trainer, TrainingDiverged, read_checkpoint_meta
+
+#: Training-set sizes, to refuse a too-large batch before loading anything.
+TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000}
+#: Textbook chapter 4: 10 000 steps.
+DEFAULT_ITERS = 10_000
+#: The learning rate when --lr is not given: chapter 4's 0.1 for SGD, the optimiser's own default otherwise.
+DEFAULT_SGD_LR = 0.1
+#: Flags that may change when resuming; the others must stay as the run was started.
+RESUMABLE = {"epochs", "iters", "resume", "progress", "data_dir"}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def _hidden(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected widths separated by commas, like 50 or 100,100, got {text!r}") from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"expected positive widths, got {text!r}")
+    return sizes
+
+
+def _weight_init(text: str) -> float | str:
+    if text.lower() in ("he", "relu", "xavier", "sigmoid"):
+        return text.lower()
+    try:
+        return _positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive standard deviation or one of he, xavier, got {text!r}") from None
+
+
+def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
+    """The command line; with ``suppress_defaults`` only the flags actually given are in the result."""
+    kw = {"argument_default": argparse.SUPPRESS} if suppress_defaults else {}
+    p = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train a network on MNIST with scratchnet (defaults: the textbook's chapter 4 run).",
+        **kw,
+    )
+
+    def default(value):
+        return argparse.SUPPRESS if suppress_defaults else value
+
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int, default=default(None),
+                        help="train this many epochs (an epoch is train_size / batch_size steps)")
+    length.add_argument("--iters", type=_positive_int, default=default(None),
+                        help=f"train this many steps (default {DEFAULT_ITERS}, the textbook's)")
+    p.add_argument("--batch-size", type=_positive_int, default=default(100),
+                   help="mini-batch size (default 100)")
+    p.add_argument("--lr", type=_positive_float, default=default(None),
+                   help=f"learning rate (default {DEFAULT_SGD_LR} for sgd, else the optimizer's default)")
+    p.add_argument("--optimizer", type=str.lower, choices=sorted(OPTIMIZERS), default=default("sgd"),
+                   help="the update rule (default sgd)")
+    p.add_argument("--hidden", type=_hidden, default=default([50]),
+                   help="hidden widths: 50 gives TwoLayerNet 784-50-10 (default); 100,100 a MultiLayerNet")
+    p.add_argument("--activation", type=str.lower, choices=["sigmoid", "relu"], default=default("sigmoid"),
+                   help="hidden activation (default sigmoid, as in chapter 4)")
+    p.add_argument("--weight-init", type=_weight_init, default=default(None),
+                   help="initial weight std, or he / xavier (default: 0.01 for one hidden layer as in the "
+                        "book, he/xavier by activation for more)")
+    p.add_argument("--grad", choices=["backprop", "numerical", "check"], default=default("backprop"),
+                   help="gradient by backprop (default), by numerical differentiation, or backprop "
+                        "cross-checked against numerical every --check-every steps")
+    p.add_argument("--check-every", type=_positive_int, default=default(100),
+                   help="steps between gradient checks with --grad check (default 100)")
+    p.add_argument("--sampling", choices=["random", "shuffle"], default=default("random"),
+                   help="random: indices drawn with replacement each step, as in the book (default); "
+                        "shuffle: a permutation per epoch")
+    p.add_argument("--seed", type=int, default=default(0), help="random seed (default 0)")
+    p.add_argument("--dataset", choices=sorted(TRAIN_SIZES), default=default("mnist"), help="default mnist")
+    p.add_argument("--data-dir", default=default(None),
+                   help="dataset cache folder (default $SCRATCHNET_DATA or ~/.cache/scratchnet)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default=default("float64"),
+                   help="parameter dtype (default float64)")
+    p.add_argument("--eval-subset", type=_positive_int, default=default(None),
+                   help="measure accuracy on a fixed random subset of this many samples (default: all)")
+    p.add_argument("--out", default=default(None), help="run folder (default runs/<timestamp>)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=default(None),
+                   help="continue the run saved in RUN_DIR, with its settings (--epochs/--iters may "
+                        "extend it)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=default(True),
+                   help="no progress bar")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse and check the flags; with --resume, take the run's saved settings."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    given = vars(build_parser(suppress_defaults=True).parse_args(argv))
+    if args.resume is not None:
+        try:
+            saved = read_checkpoint_meta(args.resume)["config"]["script"]
+        except (OSError, ValueError, KeyError) as e:
+            parser.error(f"argument --resume: cannot resume from {args.resume}: {e}")
+        changed = sorted(k for k in given if k not in RESUMABLE and given[k] != saved.get(k))
+        if changed:
+            flags = ", ".join(f"--{k.replace('_', '-')} (the run used {saved.get(k)!r})" for k in changed)
+            parser.error(f"argument --resume: these flags cannot change when resuming: {flags}")
+        resumed = argparse.Namespace(**{**saved, **{k: v for k, v in given.items() if k in RESUMABLE}})
+        if "epochs" in given or "iters" in given:
+            resumed.epochs, resumed.iters = given.get("epochs"), given.get("iters")
+        resumed.out = args.resume
+        args = resumed
+    if args.batch_size > TRAIN_SIZES[args.dataset]:
+        parser.error(f"argument --batch-size: expected at most the training set size "
+                     f"{TRAIN_SIZES[args.dataset]}, got {args.batch_size}")
+    if args.epochs is None and args.iters is None:
+        args.iters = DEFAULT_ITERS
+    if args.lr is None and args.optimizer == "sgd":
+        args.lr = DEFAULT_SGD_LR
+    return args
+
+
+def build_network(args: argparse.Namespace, input_size: int, output_size: int):
+    """TwoLayerNet for one hidden layer, MultiLayerNet for more, seeded from ``args.seed``."""
+    from scratchnet.network import MultiLayerNet, TwoLayerNet
+
+    # A stream of its own, independent of the trainer's default_rng(seed) batch stream.
+    rng = np.random.default_rng(np.random.SeedSequence(args.seed).spawn(1)[0])
+    dtype = np.dtype(args.dtype).type
+    init = {} if args.weight_init is None else {"weight_init_std": args.weight_init}
+    if len(args.hidden) == 1:
+        return TwoLayerNet(input_size, args.hidden[0], output_size, activation=args.activation,
+                           seed=rng, dtype=dtype, **init)
+    if args.weight_init is None:
+        init = {"weight_init_std": "he" if args.activation == "relu" else "xavier"}
+    return MultiLayerNet(input_size, args.hidden, output_size, activation=args.activation,
+                         seed=rng, dtype=dtype, **init)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    from dataset.mnist import load_mnist
+
+    (x_train, t_train), (x_test, t_test) = load_mnist(
+        normalize=True, flatten=True, one_hot_label=False, name=args.dataset, data_dir=args.data_dir,
+        progress=args.progress,
+    )
+    output_size = int(t_train.max()) + 1
+    net = build_network(args, x_train.shape[1], output_size)
+    trainer = Trainer(
+        net, x_train, t_train, x_test, t_test,
+        optimizer=args.optimizer,
+        optimizer_params={} if args.lr is None else {"lr": args.lr},
+        epochs=args.epochs, iters=args.iters, batch_size=args.batch_size, sampling=args.sampling,
+        grad=args.grad, check_every=args.check_every, eval_subset=args.eval_subset,
+        seed=args.seed, run_dir=args.out, progress=args.progress,
+        config={"script": vars(args)},
+    )
+    if args.resume is not None:
+        step = trainer.load_checkpoint(args.resume)
+        print(f"resuming {args.resume} at step {step} of {trainer.total_steps}", file=sys.stderr)
+    try:
+        result = trainer.fit()
+    except (TrainingDiverged, GradientCheckError) as e:
+        print(f"train.py: {e}", file=sys.stderr)
+        print(f"logs and the last good checkpoint are in {trainer.run_dir}", file=sys.stderr)
+        return 1
+
+    print(f"network:        {net!r}")
+    print(f"optimizer:      {trainer.optimizer!r}, batch {args.batch_size}, grad {args.grad}")
+    print(f"steps:          {result.step} ({result.epoch:.2f} epochs)")
+    print(f"train accuracy: {result.train_acc:.4f}")
+    print(f"test accuracy:  {result.test_acc:.4f}")
+    print(f"wall time:      {result.wall_time_s:.1f} s")
+    print(f"run folder:     {result.run_dir}")
+    if result.curves is not None:
+        print(f"curves:         {result.curves}")
+    else:
+        print("curves:         not drawn: matplotlib is not installed (pip install -e '.[plot]')")
+    if result.status == "interrupted":
+        print(f"interrupted: resume with  python scripts/train.py --resume {result.run_dir}", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
