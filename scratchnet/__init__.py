@@ -8,6 +8,8 @@ scratchnet needs NumPy alone; it never imports the ``dataset`` package.
 from .functions import identity_function, log_softmax, relu, sigmoid, softmax, step_function
 from .gradient import gradient_descent, numerical_diff, numerical_gradient
 from .losses import cross_entropy_error, mean_squared_error, softmax_cross_entropy
+from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSProp, get_optimizer
+from .trainer import Trainer
 
 __version__ = "0.1.0"
 
@@ -24,4 +26,12 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
     "gradient_descent",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "AdaGrad",
+    "RMSProp",
+    "Adam",
+    "get_optimizer",
+    "Trainer",
 ]

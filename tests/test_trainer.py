@@ -13,65 +13,13 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from scratchnet.gradient import numerical_gradient
+from scratchnet.network import MultiLayerNet, TwoLayerNet
 from scratchnet.optimizers import Adam
 from scratchnet.trainer import GradientCheckError, Trainer, TrainingDiverged, compare_gradients
 
 
-class TinyNet:
-    """A 2-layer sigmoid net written against the network contract (stand-in until layers lands)."""
-
-    def __init__(self, input_size, hidden_size, output_size, seed=None, dtype=np.float64):
-        rng = np.random.default_rng(seed)
-        self.dtype = dtype
-        self.params = {
-            "W1": (0.1 * rng.standard_normal((input_size, hidden_size))).astype(dtype),
-            "b1": np.zeros(hidden_size, dtype),
-            "W2": (0.1 * rng.standard_normal((hidden_size, output_size))).astype(dtype),
-            "b2": np.zeros(output_size, dtype),
-        }
-
-    def predict(self, x, train=False):
-        p = self.params
-        h = 1 / (1 + np.exp(-(x @ p["W1"] + p["b1"])))
-        return h @ p["W2"] + p["b2"]
-
-    def _softmax_loss(self, y, t):
-        y = y - y.max(axis=1, keepdims=True)
-        logp = y - np.log(np.exp(y).sum(axis=1, keepdims=True))
-        return -logp[np.arange(len(t)), t].mean(), np.exp(logp)
-
-    def loss(self, x, t, train=False):
-        return float(self._softmax_loss(self.predict(x), t)[0])
-
-    def loss_and_gradient(self, x, t):
-        p = self.params
-        h = 1 / (1 + np.exp(-(x @ p["W1"] + p["b1"])))
-        loss, prob = self._softmax_loss(h @ p["W2"] + p["b2"], t)
-        dy = prob.copy()
-        dy[np.arange(len(t)), t] -= 1
-        dy /= len(t)
-        dh = (dy @ p["W2"].T) * h * (1 - h)
-        grads = {"W1": x.T @ dh, "b1": dh.sum(0), "W2": h.T @ dy, "b2": dy.sum(0)}
-        return float(loss), grads
-
-    def numerical_gradient(self, x, t):
-        return {k: numerical_gradient(lambda _: self.loss(x, t), v) for k, v in self.params.items()}
-
-    def accuracy(self, x, t):
-        return float(np.mean(self.predict(x).argmax(axis=1) == t))
-
-    def state_dict(self):
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def load_state_dict(self, d):
-        assert set(d) == set(self.params)
-        for k, v in d.items():
-            self.params[k][...] = v
-
-
-def make_net(seed=0, dtype=np.float64):
-    return TinyNet(8, 10, 3, seed=seed, dtype=dtype)
+def make_net(seed=0, dtype=np.float64, cls=TwoLayerNet):
+    return cls(8, 10, 3, weight_init_std="xavier", seed=seed, dtype=dtype)
 
 
 @pytest.fixture(scope="module")
@@ -141,16 +89,16 @@ def test_iters_not_filling_an_epoch_are_evaluated_at_the_end(blobs):
 def test_loss_comes_from_the_single_forward_of_loss_and_gradient(blobs):
     calls = {"loss": 0, "lag": 0}
 
-    class Counting(TinyNet):
+    class Counting(TwoLayerNet):
         def loss(self, x, t, train=False):
             calls["loss"] += 1
-            return super().loss(x, t)
+            return super().loss(x, t, train)
 
         def loss_and_gradient(self, x, t):
             calls["lag"] += 1
             return super().loss_and_gradient(x, t)
 
-    trainer(blobs, Counting(8, 10, 3, seed=0), iters=7, save=False).fit()
+    trainer(blobs, make_net(cls=Counting), iters=7, save=False).fit()
     assert calls == {"loss": 0, "lag": 7}
 
 
@@ -171,7 +119,7 @@ def test_random_sampling_draws_with_replacement_and_shuffle_visits_each_sample_o
     ids = np.arange(len(x), dtype=np.float64)
     seen = []
 
-    class Spy(TinyNet):
+    class Spy(TwoLayerNet):
         def loss_and_gradient(self, xb, tb):
             seen.append(xb[:, 0].astype(int).copy())
             return super().loss_and_gradient(xb, tb)
@@ -245,7 +193,7 @@ def test_ctrl_c_saves_a_checkpoint_mid_epoch_and_resume_matches(blobs, tmp_path)
 def test_nan_loss_stops_before_the_bad_update(blobs, tmp_path):
     snapshots = {}
 
-    class Exploding(TinyNet):
+    class Exploding(TwoLayerNet):
         calls = 0
 
         def loss_and_gradient(self, x, t):
@@ -253,7 +201,7 @@ def test_nan_loss_stops_before_the_bad_update(blobs, tmp_path):
             loss, grads = super().loss_and_gradient(x, t)
             return (float("nan") if Exploding.calls == 5 else loss), grads
 
-    net = Exploding(8, 10, 3, seed=0)
+    net = make_net(cls=Exploding)
 
     def remember(step, loss):
         snapshots[step] = net.state_dict()
@@ -284,13 +232,13 @@ def test_gradient_check_passes_on_a_right_backward_and_fails_loudly_on_a_wrong_o
     tr.fit()
     assert set(tr.last_check) == {"W1", "b1", "W2", "b2"} and max(tr.last_check.values()) < 1e-6
 
-    class Broken(TinyNet):
+    class Broken(TwoLayerNet):
         def loss_and_gradient(self, x, t):
             loss, grads = super().loss_and_gradient(x, t)
             grads["W2"] = grads["W2"] * 1.01
             return loss, grads
 
-    tr = trainer(blobs, Broken(8, 10, 3, seed=0), grad="check", check_every=3, iters=7, save=False)
+    tr = trainer(blobs, make_net(cls=Broken), grad="check", check_every=3, iters=7, save=False)
     msg = r"step 1: .* on 'W2': relative error 9\.\d+e-03 > check_tol"
     with pytest.raises(GradientCheckError, match=msg):
         tr.fit()
@@ -417,3 +365,38 @@ def test_scratchnet_imports_with_numpy_alone():
             "print(sorted(scratchnet.trainer.library_versions()))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "numpy" in out and "blas" not in out
+
+
+def test_resume_restores_dropout_masks_and_batchnorm_statistics(blobs, tmp_path):
+    def net():
+        return MultiLayerNet(8, [12, 12], 3, use_dropout=True, dropout_ratio=0.2, use_batchnorm=True, seed=5)
+
+    opts = dict(optimizer="adam", optimizer_params={"lr": 0.01}, seed=8)
+    with threadpool_limits(1):
+        straight_net = net()
+        straight = trainer(blobs, straight_net, epochs=2, save=False, **opts).fit()
+        trainer(blobs, net(), epochs=1, run_dir=tmp_path, **opts).fit()
+        resumed_net = net()
+        resumed_net.layers[3].rng.random(10)  # a different dropout stream: the checkpoint must reset it
+        tr = trainer(blobs, resumed_net, epochs=2, **opts)
+        tr.load_checkpoint(tmp_path)
+        resumed = tr.fit()
+    assert without_time(resumed.history) == without_time(straight.history)
+    a, b = straight_net.state_dict(), resumed_net.state_dict()
+    assert set(a) > set(straight_net.params)  # batch-norm running statistics are in the state too
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+
+
+def test_learns_real_mnist_in_a_few_hundred_steps():
+    from _real_mnist import load_real_mnist
+
+    (x, t), (xt, tt) = load_real_mnist()
+    net = TwoLayerNet(784, 50, 10, activation="relu", seed=0)
+    res = Trainer(net, x, t, xt, tt, optimizer="sgd", optimizer_params={"lr": 0.1}, iters=300,
+                  batch_size=100, eval_subset=2000, seed=0, save=False, progress=False).fit()
+    loss = res.history["loss"]
+    first = res.history["eval"][0]
+    assert first["test_acc"] < 0.3  # an untrained net is near chance (0.1)
+    assert np.mean(loss[-30:]) < 0.5 * np.mean(loss[:30])
+    assert res.test_acc > 0.8 and res.train_acc > 0.8
