@@ -219,6 +219,16 @@ class Optimizer:
         self._tmp = {}
 
 
+def _adaptive_step(p: np.ndarray, direction: np.ndarray, h: np.ndarray, lr: float, eps: float,
+                   tmp: np.ndarray) -> None:
+    """p <- p - lr * direction / (sqrt(h) + eps), through the scratch buffer ``tmp``."""
+    np.sqrt(h, out=tmp)
+    tmp += eps
+    np.divide(direction, tmp, out=tmp)
+    tmp *= lr
+    p -= tmp
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent: W <- W - lr * dW.
 
@@ -262,7 +272,7 @@ class Momentum(Optimizer):
         p += v
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient, in the form that needs the gradient at W only.
 
     With the look-ahead point as the stored parameter (Bengio et al. 2012,
@@ -279,13 +289,6 @@ class Nesterov(Optimizer):
     momentum : float
         In [0, 1), default 0.9.
     """
-
-    hyperparameters = ("lr", "momentum")
-    slots = ("v",)
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(lr)
-        self.momentum = _check_real("momentum", momentum, low=0.0, high=1.0, low_open=False)
 
     def _step(self, p, g, slots, tmp):
         (v,) = slots
@@ -321,11 +324,7 @@ class AdaGrad(Optimizer):
         (h,) = slots
         np.multiply(g, g, out=tmp)
         h += tmp
-        np.sqrt(h, out=tmp)
-        tmp += self.eps
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.lr
-        p -= tmp
+        _adaptive_step(p, g, h, self.lr, self.eps, tmp)
 
 
 class RMSProp(Optimizer):
@@ -357,11 +356,7 @@ class RMSProp(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - self.decay_rate
         h += tmp
-        np.sqrt(h, out=tmp)
-        tmp += self.eps
-        np.divide(g, tmp, out=tmp)
-        tmp *= self.lr
-        p -= tmp
+        _adaptive_step(p, g, h, self.lr, self.eps, tmp)
 
 
 class Adam(Optimizer):
@@ -409,11 +404,7 @@ class Adam(Optimizer):
         tmp -= v
         tmp *= 1.0 - self.beta2
         v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += self.eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= self._lr_t
-        p -= tmp
+        _adaptive_step(p, m, v, self._lr_t, self.eps, tmp)
 
 
 def get_optimizer(name: str, **kwargs: Any) -> Optimizer:

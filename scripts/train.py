@@ -34,6 +34,9 @@ TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000}
 DEFAULT_ITERS = 10_000
 #: The learning rate when --lr is not given: chapter 4's 0.1 for SGD, the optimiser's own default otherwise.
 DEFAULT_SGD_LR = 0.1
+#: The gradient source when --grad is not given. Backprop until the fast numerical gradient lands
+#: (its own issue), which makes the textbook's chapter 4 default, "numerical", practical.
+DEFAULT_GRAD = "backprop"
 #: Flags that may change when resuming; the others must stay as the run was started.
 RESUMABLE = {"epochs", "iters", "resume", "progress", "data_dir"}
 
@@ -109,9 +112,9 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--weight-init", type=_weight_init, default=default(None),
                    help="initial weight std, or he / xavier (default: 0.01 for one hidden layer as in the "
                         "book, he/xavier by activation for more)")
-    p.add_argument("--grad", choices=["backprop", "numerical", "check"], default=default("backprop"),
-                   help="gradient by backprop (default), by numerical differentiation, or backprop "
-                        "cross-checked against numerical every --check-every steps")
+    p.add_argument("--grad", choices=["backprop", "numerical", "check"], default=default(DEFAULT_GRAD),
+                   help=f"gradient by backprop, by numerical differentiation, or backprop cross-checked "
+                        f"against numerical every --check-every steps (default {DEFAULT_GRAD})")
     p.add_argument("--check-every", type=_positive_int, default=default(100),
                    help="steps between gradient checks with --grad check (default 100)")
     p.add_argument("--sampling", choices=["random", "shuffle"], default=default("random"),
