@@ -690,7 +690,8 @@ class Trainer:
                 if at_epoch_end or self.step == self.total_steps:
                     self._report(bar, self._evaluate(elapsed()))
                     self._save_checkpoint(elapsed())
-                    self._write_logs(elapsed(), "running")
+                    if self.step < self.total_steps:  # the last logs are written below, with the curves
+                        self._write_logs(elapsed(), "running")
                 elif self.checkpoint_every and self.step % self.checkpoint_every == 0:
                     self._save_checkpoint(elapsed())
         except (TrainingDiverged, GradientCheckError):
