@@ -400,3 +400,12 @@ def test_learns_real_mnist_in_a_few_hundred_steps():
     assert first["test_acc"] < 0.3  # an untrained net is near chance (0.1)
     assert np.mean(loss[-30:]) < 0.5 * np.mean(loss[:30])
     assert res.test_acc > 0.8 and res.train_acc > 0.8
+
+
+def test_a_float32_network_stays_float32(blobs):
+    net = make_net(dtype=np.float32)
+    opt = Adam(lr=0.01)
+    res = trainer(blobs, net, optimizer=opt, epochs=3, save=False).fit()
+    assert all(p.dtype == np.float32 for p in net.params.values())
+    assert all(a.dtype == np.float32 for slot in opt.state.values() for a in slot.values())
+    assert res.train_acc > 0.9
