@@ -59,7 +59,8 @@ def dropout_textbook(rng, dtype):
 
 
 def dropout_inference(rng, dtype):
-    return Dropout(0.4, inverted=False, seed=3), rng.standard_normal((6, 5)).astype(dtype), None, {"train": False}
+    layer = Dropout(0.4, inverted=False, seed=3)
+    return layer, rng.standard_normal((6, 5)).astype(dtype), None, {"train": False}
 
 
 def batchnorm_train(rng, dtype):
@@ -133,8 +134,8 @@ def test_forward_and_backward_never_write_into_the_callers_arrays(case):
 
 
 @pytest.mark.parametrize("layer", [
-    Affine(np.ones((3, 2)), np.zeros(2)), Sigmoid(), Relu(), Softmax(), SoftmaxWithLoss(), Dropout(0.5, seed=0),
-    BatchNormalization(np.ones(3), np.zeros(3)),
+    Affine(np.ones((3, 2)), np.zeros(2)), Sigmoid(), Relu(), Softmax(), SoftmaxWithLoss(),
+    Dropout(0.5, seed=0), BatchNormalization(np.ones(3), np.zeros(3)),
 ], ids=repr)
 def test_backward_before_forward_says_so(layer):
     with pytest.raises(RuntimeError, match=rf"{type(layer).__name__}\.backward called before .*forward"):
@@ -151,9 +152,11 @@ def test_affine_wrong_feature_size_names_both_sizes():
 
 def test_affine_wrong_image_size_and_single_sample_are_explained():
     layer = Affine(np.zeros((784, 50)), np.zeros(50))
-    with pytest.raises(ValueError, match=r"x: expected \(N, 784\) or \(N, \.\.\.\) with 784 features, got \(N, 1, 28, 29\)"):
+    expected = r"x: expected \(N, 784\) or \(N, \.\.\.\) with 784 features, got \(N, 1, 28, 29\)"
+    with pytest.raises(ValueError, match=expected):
         layer.forward(np.zeros((2, 1, 28, 29)))
-    with pytest.raises(ValueError, match=r"expected shape \(N, 784\), got \(784,\); for one sample use x.reshape\(1, -1\)"):
+    expected = r"x: expected shape \(N, 784\), got \(784,\); for one sample use x.reshape\(1, -1\)"
+    with pytest.raises(ValueError, match=expected):
         layer.forward(np.zeros(784))
 
 
@@ -199,7 +202,8 @@ def test_affine_bad_parameters_and_dout():
         Affine(np.ones((3, 2)), np.zeros(2, dtype=np.float32))
     layer = Affine(np.ones((3, 2)), np.zeros(2))
     layer.forward(np.ones((4, 3)))
-    with pytest.raises(ValueError, match=r"dout: expected shape \(4, 2\) \(the shape of forward's output\), got \(4, 3\)"):
+    expected = r"dout: expected shape \(4, 2\) \(the shape of forward's output\), got \(4, 3\)"
+    with pytest.raises(ValueError, match=expected):
         layer.backward(np.ones((4, 3)))
 
 
@@ -326,7 +330,8 @@ def test_dropout_refuses_ratios_outside_zero_one(ratio):
 
 
 def test_dropout_refuses_a_bad_seed():
-    with pytest.raises(TypeError, match="seed: expected an int >= 0, a numpy.random.Generator or None, got 1.5"):
+    expected = "seed: expected an int >= 0, a numpy.random.Generator or None, got 1.5"
+    with pytest.raises(TypeError, match=expected):
         Dropout(0.5, seed=1.5)
 
 
@@ -368,4 +373,5 @@ def test_reprs_name_the_layer_and_its_sizes():
     assert repr(Relu()) == "Relu()"
     assert repr(SoftmaxWithLoss("textbook")) == "SoftmaxWithLoss(form='textbook')"
     assert repr(Dropout(0.3)) == "Dropout(dropout_ratio=0.3, inverted=True)"
-    assert repr(BatchNormalization(np.ones(50), np.zeros(50))) == "BatchNormalization(50, momentum=0.9, eps=1e-06)"
+    bn = BatchNormalization(np.ones(50), np.zeros(50))
+    assert repr(bn) == "BatchNormalization(50, momentum=0.9, eps=1e-06)"
