@@ -106,7 +106,7 @@ class GradCheckResult(Mapping):
         return "\n".join([self.title, *format_table(table)])
 
     def __repr__(self) -> str:
-        return f"<GradCheckResult {self.title!r}: max rel error {self.max_rel_error:.3g}>"
+        return f"<GradCheckResult: {self.title}: max rel error {self.max_rel_error:.3g}>"
 
     def assert_close(self, rel_tol: float = 1e-7, *, abs_tol: float = 0.0,
                      mean_abs_tol: float | None = None) -> None:
@@ -193,12 +193,14 @@ def _layer_params(layer) -> list[tuple[str, np.ndarray, object]]:
     params = getattr(layer, "params", None)
     if isinstance(params, Mapping):
         return [(k, p, lambda k=k: layer.grads[k]) for k, p in params.items()]
-    found = []
-    for k in ("W", "b", "gamma", "beta"):
-        p = getattr(layer, k, None)
-        if isinstance(p, np.ndarray) and hasattr(layer, "d" + k):
-            found.append((k, p, lambda k=k: getattr(layer, "d" + k)))
-    return found
+
+    def grad(k):
+        if not hasattr(layer, "d" + k):
+            raise ValueError(f"layer: backward set no d{k} for parameter {k}")
+        return getattr(layer, "d" + k)
+
+    names = [k for k in ("W", "b", "gamma", "beta") if isinstance(getattr(layer, k, None), np.ndarray)]
+    return [(k, getattr(layer, k), lambda k=k: grad(k)) for k in names]
 
 
 def check_layer(layer, x, t=None, *, dout=None, h: float = 1e-5, seed: int = 0,
