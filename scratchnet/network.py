@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import numbers
 import os
 import tempfile
 from collections.abc import Sequence
@@ -72,7 +73,7 @@ class Sequential:
                 raise TypeError(
                     f"{what}: expected a layer with forward and backward, got {type(layer).__name__}"
                 )
-        if not (isinstance(weight_decay_lambda, (int, float)) and weight_decay_lambda >= 0):
+        if not (_is_real(weight_decay_lambda) and weight_decay_lambda >= 0):
             raise ValueError(f"weight_decay_lambda: expected a number >= 0, got {weight_decay_lambda!r}")
         self.layers = [*layers, loss]
         self.weight_decay_lambda = float(weight_decay_lambda)
@@ -178,7 +179,8 @@ class Sequential:
             The forward pass's loss, weight decay included.
         grads : dict[str, ndarray]
             Keyed like ``params``, the same shapes and dtype. The arrays are the layers' gradient
-            buffers, overwritten by the next call: use them before calling again (or copy them).
+            buffers (weight decay's lambda * W is added into them), overwritten by the next call:
+            use them before calling again, or copy them.
         """
         y = self.predict(x, train=True)
         loss = self.last_layer.forward(y, t) + self._weight_decay_loss()
@@ -246,6 +248,7 @@ class Sequential:
         """Copy values into the existing arrays; refuse missing or unexpected names and other shapes.
 
         Nothing is changed unless every entry fits. Values of another float dtype are cast.
+        ``source`` names the origin in error messages (``load`` passes the file's path).
 
         Raises
         ------
@@ -329,6 +332,10 @@ class Sequential:
         return "\n".join(lines)
 
 
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _accepts_train(layer) -> bool:
     try:
         return "train" in inspect.signature(layer.forward).parameters
@@ -371,8 +378,7 @@ def _weight_std(weight_init_std, fan_in: int) -> float:
             names = sorted(WEIGHT_INIT_SCALES)
             raise ValueError(f"weight_init_std: expected a number or one of {names}, got {weight_init_std!r}")
         return math.sqrt(WEIGHT_INIT_SCALES[key] / fan_in)
-    is_number = isinstance(weight_init_std, (int, float)) and not isinstance(weight_init_std, bool)
-    if not is_number or weight_init_std < 0:
+    if not _is_real(weight_init_std) or weight_init_std < 0:
         raise ValueError(f"weight_init_std: expected a number >= 0 or a name, got {weight_init_std!r}")
     return float(weight_init_std)
 
@@ -470,7 +476,8 @@ class MultiLayerNet(Sequential):
                  *, seed=None, dtype=np.float64, loss_form: str = "fused") -> None:
         input_size = _check_size("input_size", input_size)
         output_size = _check_size("output_size", output_size)
-        if isinstance(hidden_size_list, (str, bytes)) or not isinstance(hidden_size_list, Sequence):
+        widths_given = isinstance(hidden_size_list, (Sequence, np.ndarray))
+        if isinstance(hidden_size_list, (str, bytes)) or not widths_given:
             raise TypeError(f"hidden_size_list: expected a list of layer widths, got {hidden_size_list!r}")
         hidden = [_check_size(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)]
         dtype = _check_dtype(dtype)
