@@ -39,7 +39,7 @@ from ._checks import as_float_array, check_labels, check_nonempty_batch
 from .functions import log_softmax, relu, sigmoid
 from .losses import CROSS_ENTROPY_DELTA
 
-__all__ = ["MLPSpec", "mlp_numerical_gradient", "mlp_loss"]
+__all__ = ["MLPSpec", "mlp_numerical_gradient", "mlp_loss", "network_spec", "default_threads"]
 
 _ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu, "identity": lambda a: a}
 
@@ -474,3 +474,49 @@ def mlp_numerical_gradient(spec: MLPSpec, x, t, h: float = 1e-4, *, threads: int
             dW = dW + 0.5 * spec.weight_decay * ((w + h) ** 2 - (w - h) ** 2)
         grads.append((dW / (2 * h), db / (2 * h)))
     return grads
+
+
+def network_spec(net) -> tuple[MLPSpec, list[tuple[str, str]]] | None:
+    """Describe ``net`` as an :class:`MLPSpec`, or return None if the fast path cannot take it.
+
+    The fast path takes a network whose layers are ``Affine``, optionally followed by exactly one
+    ``Sigmoid`` or ``Relu``, repeated, ending in an ``Affine`` and ``SoftmaxWithLoss``, with L2 weight
+    decay on the Affine weights. Anything else (batch norm, dropout, a layer of one's own) is None.
+
+    Returns
+    -------
+    spec : MLPSpec
+        Holding the network's own arrays (no copies).
+    names : list of (str, str)
+        The ``params`` names of each Affine's W and b, in layer order.
+    """
+    from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+
+    layers = list(getattr(net, "layers", []))
+    if len(layers) < 2 or type(layers[-1]) is not SoftmaxWithLoss:
+        return None
+    by_id = {id(p): name for name, p in getattr(net, "params", {}).items()}
+    weights, biases, activations, names = [], [], [], []
+    expect_affine = True
+    for layer in layers[:-1]:
+        kind = type(layer)
+        if kind is Affine:
+            if not expect_affine and len(activations) < len(weights):
+                activations.append("identity")  # two Affines in a row
+            W, b = layer.params["W"], layer.params["b"]
+            if id(W) not in by_id or id(b) not in by_id:
+                return None
+            weights.append(W)
+            biases.append(b)
+            names.append((by_id[id(W)], by_id[id(b)]))
+            expect_affine = False
+        elif kind in (Sigmoid, Relu) and not expect_affine and len(activations) < len(weights):
+            activations.append("sigmoid" if kind is Sigmoid else "relu")
+            expect_affine = True
+        else:
+            return None
+    if expect_affine or len(activations) != len(weights) - 1:
+        return None  # ends in an activation, or has none of Affine at all
+    decay = float(getattr(net, "weight_decay_lambda", 0.0) or 0.0)
+    form = getattr(layers[-1], "form", "fused")
+    return MLPSpec(weights, biases, activations, form, decay), names
