@@ -297,7 +297,8 @@ class Sequential:
             k = next(i for i, candidate in enumerate(hidden) if candidate is layer)
 
             def loss_w(_, k=k):
-                return self.last_layer.forward(self._forward_from(k, inputs[k]), t) + self._weight_decay_loss()
+                scores = self._forward_from(k, inputs[k])
+                return self.last_layer.forward(scores, t) + self._weight_decay_loss()
 
             grads[name] = numerical_gradient(loss_w, layer.params[key], h)
         return {name: grads[name] for name in self.params}

@@ -21,14 +21,18 @@ def max_diff(a: dict, b: dict) -> float:
 
 
 NETS = {
-    "two-layer sigmoid": lambda dt, form: TwoLayerNet(12, 6, 4, weight_init_std=0.5, seed=1, dtype=dt,
-                                                      loss_form=form),
-    "two-layer relu": lambda dt, form: TwoLayerNet(12, 6, 4, weight_init_std=0.5, activation="relu", seed=2,
-                                                   dtype=dt, loss_form=form),
-    "three hidden, decay": lambda dt, form: MultiLayerNet(12, [6, 5, 4], 4, weight_decay_lambda=0.1, seed=3,
-                                                          dtype=dt, loss_form=form),
-    "sigmoid, xavier": lambda dt, form: MultiLayerNet(12, [7, 5], 4, activation="sigmoid",
-                                                      weight_init_std="xavier", seed=4, dtype=dt, loss_form=form),
+    "two-layer sigmoid": lambda dt, form: TwoLayerNet(
+        12, 6, 4, weight_init_std=0.5, seed=1, dtype=dt, loss_form=form
+    ),
+    "two-layer relu": lambda dt, form: TwoLayerNet(
+        12, 6, 4, weight_init_std=0.5, activation="relu", seed=2, dtype=dt, loss_form=form
+    ),
+    "three hidden, decay": lambda dt, form: MultiLayerNet(
+        12, [6, 5, 4], 4, weight_decay_lambda=0.1, seed=3, dtype=dt, loss_form=form
+    ),
+    "sigmoid, xavier": lambda dt, form: MultiLayerNet(
+        12, [7, 5], 4, activation="sigmoid", weight_init_std="xavier", seed=4, dtype=dt, loss_form=form
+    ),
 }
 
 
@@ -129,7 +133,10 @@ def test_sequential_spec_recognises_the_shapes_it_can_take():
     assert network_spec(Sequential(aff(4, 3), Relu())) is None  # ends in an activation
     assert network_spec(Sequential(aff(4, 3), Relu(), Sigmoid(), aff(3, 2))) is None
     assert network_spec(Sequential(aff(4, 3), BatchNormalization(np.ones(3), np.zeros(3)), aff(3, 2))) is None
-    assert network_spec(Sequential(aff(4, 3), Sigmoid(), aff(3, 2), loss=SoftmaxWithLoss("textbook"))) is not None
+    assert (
+        network_spec(Sequential(aff(4, 3), Sigmoid(), aff(3, 2), loss=SoftmaxWithLoss("textbook")))
+        is not None
+    )
 
 
 def test_unknown_method():
