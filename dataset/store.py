@@ -114,6 +114,11 @@ def _describe(blob: bytes) -> str:
     return f"bytes starting with {blob[:8].hex(' ')}"
 
 
+def max_blob_size(f: IdxFile) -> int:
+    """The most bytes a source's copy of ``f`` may have: raw, or gzip's small worst-case growth."""
+    return f.nbytes + f.nbytes // 100 + 65536
+
+
 def candidates(folder: Path, f: IdxFile) -> list[Path]:
     """The names ``f`` may have in a folder, in the order they are tried: compressed, then raw."""
     return [folder / (f.filename + ".gz"), folder / f.filename]
