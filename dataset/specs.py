@@ -17,6 +17,7 @@ __all__ = ["IdxFile", "DatasetSpec", "MNIST", "FASHION_MNIST", "REGISTRY", "get_
 KEYS = ("x_train", "t_train", "x_test", "t_test")
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # names of files and folders in the cache
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class IdxFile:
     def __post_init__(self) -> None:
         if self.key not in KEYS:
             raise ValueError(f"key: expected one of {KEYS}, got {self.key!r}")
+        if not _PLAIN_NAME.fullmatch(self.filename):
+            raise ValueError(f"filename: expected a plain file name, got {self.filename!r}")
         if not _SHA256.fullmatch(self.sha256):
             raise ValueError(f"sha256: expected 64 lowercase hex digits, got {self.sha256!r}")
         expected_ndim = 3 if self.key.startswith("x") else 1
@@ -98,6 +101,8 @@ class DatasetSpec:
     _by_key: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not _PLAIN_NAME.fullmatch(self.name):
+            raise ValueError(f"name: expected a plain folder name such as 'mnist', got {self.name!r}")
         keys = tuple(f.key for f in self.files)
         if sorted(keys) != sorted(KEYS):
             raise ValueError(f"files: expected one file for each of {KEYS}, got keys {keys}")

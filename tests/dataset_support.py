@@ -103,7 +103,8 @@ def make_small_set(n_train: int = 30, n_test: int = 10, seed: int = 0) -> SmallS
 class MirrorServer:
     """An HTTP server on 127.0.0.1 whose first path segment picks a behaviour.
 
-    ``/good/`` serves the files gzip-compressed; ``/raw/`` serves them uncompressed; ``/missing/`` 404;
+    ``/good/`` serves the files gzip-compressed; ``/raw/`` serves them uncompressed; ``/encoded/``
+    serves the .gz with ``Content-Encoding: gzip`` (the client receives raw bytes); ``/missing/`` 404;
     ``/html/`` an HTML page with 200; ``/disguised/`` the same page as application/octet-stream;
     ``/truncated/`` the first half of the .gz (a consistent Content-Length); ``/short/`` announces the
     whole length and closes after half; ``/stall/`` sends headers and 100 bytes, then stalls;
@@ -158,6 +159,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, gz)
         elif route == "raw":
             self._send(200, raw, "application/octet-stream")
+        elif route == "encoded":  # a .gz stored with Content-Encoding metadata: clients decode it
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(gz)))
+            self.end_headers()
+            self.wfile.write(gz)
         elif route == "html":
             self._send(200, html, "text/html; charset=utf-8")
         elif route == "disguised":

@@ -1,10 +1,13 @@
-"""The strict IDX reader: every malformation is refused with a message naming the file, expected and found."""
+"""The strict IDX reader (every malformation refused with a message naming the file, expected and found)
+and the checks on dataset specs."""
 
 import gzip
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from dataset_support import make_small_set
 
 from dataset.idx import check_labels, check_pair, encode_idx, gunzip, parse_idx, read_idx
 
@@ -113,3 +116,17 @@ def test_image_and_label_counts_must_match():
             x_name="train-images-idx3-ubyte",
             t_name="train-labels-idx1-ubyte",
         )
+
+
+def test_specs_refuse_names_that_could_leave_the_cache_folder():
+    small = make_small_set()
+    with pytest.raises(
+        ValueError, match=r"name: expected a plain folder name such as 'mnist', got '\.\./up'"
+    ):
+        small.spec(name="../up")
+    with pytest.raises(ValueError, match=r"filename: expected a plain file name, got 'a/b'"):
+        replace(small.files[0], filename="a/b")
+    with pytest.raises(ValueError, match="sha256: expected 64 lowercase hex digits"):
+        replace(small.files[0], sha256="ABC")
+    with pytest.raises(ValueError, match=r"shape: expected 3 positive sizes for x_train, got \(30, 784\)"):
+        replace(small.files[0], shape=(30, 784))

@@ -89,8 +89,9 @@ def test_unreachable_mirror_is_not_retried_for_every_file(online, server, small)
     assert len(stalled) == 1  # one timeout, not four
 
 
-def test_a_mirror_serving_raw_idx_is_accepted_and_cached_raw(online, server, small, cache):
-    spec = small.spec(mirrors=(server.url("raw"),))
+@pytest.mark.parametrize("route", ["raw", "encoded"])
+def test_a_mirror_serving_raw_idx_is_accepted_and_cached_raw(online, server, small, cache, route):
+    spec = small.spec(mirrors=(server.url(route),))
     _assert_same(load_mnist(normalize=False, name=spec), small)
     assert (cache / "tiny" / "train-images-idx3-ubyte").read_bytes() == small.raw["train-images-idx3-ubyte"]
 
