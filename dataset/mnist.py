@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,10 @@ def _float_images(spec: DatasetSpec, folder: Path, key: str, x: np.ndarray) -> n
         return cached
     # Correctly rounded float32 division, the same values as the textbook's astype(float32) / 255.0.
     xf = np.divide(x, np.float32(255), dtype=np.float32)
-    save_array(path, xf)
+    try:
+        save_array(path, xf)
+    except OSError as e:  # only a speed-up: a full disk must not stop the load
+        warnings.warn(f"could not cache the normalised images in {path} ({e})", RuntimeWarning, stacklevel=3)
     return xf
 
 

