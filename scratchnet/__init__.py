@@ -6,8 +6,11 @@ scratchnet needs NumPy alone; it never imports the ``dataset`` package.
 """
 
 from .functions import identity_function, log_softmax, relu, sigmoid, softmax, step_function
+from .gradcheck import GradCheckResult, check_layer, gradient_check, rel_error
 from .gradient import gradient_descent, numerical_diff, numerical_gradient
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, Softmax, SoftmaxWithLoss
 from .losses import cross_entropy_error, mean_squared_error, softmax_cross_entropy
+from .network import MultiLayerNet, Sequential, TwoLayerNet
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSProp, get_optimizer
 from .trainer import Trainer
 
@@ -26,6 +29,20 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
     "gradient_descent",
+    "Affine",
+    "Sigmoid",
+    "Relu",
+    "Softmax",
+    "SoftmaxWithLoss",
+    "Dropout",
+    "BatchNormalization",
+    "Sequential",
+    "TwoLayerNet",
+    "MultiLayerNet",
+    "rel_error",
+    "gradient_check",
+    "check_layer",
+    "GradCheckResult",
     "SGD",
     "Momentum",
     "Nesterov",

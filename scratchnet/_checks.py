@@ -73,3 +73,21 @@ def check_callable(name: str, f) -> None:
     """Refuse a non-callable ``f``."""
     if not callable(f):
         raise TypeError(f"{name}: expected a callable, got {type(f).__name__}")
+
+
+def as_generator(name: str, seed) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` for ``seed``: the Generator itself, or one built from it.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, used in error messages.
+    seed : int >= 0, numpy.random.Generator or None
+        A Generator is returned as it is (so draws advance the caller's stream); an int gives a
+        reproducible Generator; None gives fresh OS entropy.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        return np.random.default_rng(seed)
+    raise TypeError(f"{name}: expected an int >= 0, a numpy.random.Generator or None, got {seed!r}")

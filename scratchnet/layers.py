@@ -1,0 +1,544 @@
+"""Layers with forward and backward passes (chapters 5 and 6).
+
+Every layer is a small class in the textbook's shape:
+
+- ``forward(x)`` computes the output and keeps what ``backward`` needs; layers that behave
+  differently while training (``Dropout``, ``BatchNormalization``) take ``train`` (the book's
+  ``train_flg``), True by default as in the book.
+- ``backward(dout)`` takes the gradient of the loss with respect to the output and returns the
+  gradient with respect to the input, ``dx``. It never writes into ``dout`` or ``x``.
+- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``), empty for
+  layers without parameters. ``backward`` fills ``grads`` in place: the arrays are buffers reused by
+  the next call. ``buffers`` holds state that is saved but not trained (batch-norm running stats).
+
+dtypes: a layer with parameters computes in its parameters' dtype (float32 stays float32; other
+inputs are cast once); a layer without parameters keeps the input's float dtype.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._checks import as_float_array, as_generator
+from .functions import relu, sigmoid, softmax
+from .losses import cross_entropy_error, softmax_cross_entropy
+
+__all__ = [
+    "Layer",
+    "Affine",
+    "Sigmoid",
+    "Relu",
+    "Softmax",
+    "SoftmaxWithLoss",
+    "Dropout",
+    "BatchNormalization",
+]
+
+
+class Layer:
+    """Base class: empty ``params``, ``grads`` and ``buffers``, and the checks every layer shares."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def _require_forward(self, done: bool) -> None:
+        if not done:
+            name = type(self).__name__
+            raise RuntimeError(
+                f"{name}.backward called before {name}.forward: there is nothing to differentiate"
+            )
+
+    @staticmethod
+    def _check_dout(dout, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        dout = as_float_array("dout", dout)
+        if dout.shape != shape:
+            raise ValueError(
+                f"dout: expected shape {shape} (the shape of forward's output), got {dout.shape}"
+            )
+        return dout.astype(dtype, copy=False)
+
+    def _grad_buffer(self, key: str) -> np.ndarray:
+        """``grads[key]``, reallocated only if it no longer matches ``params[key]``."""
+        p, g = self.params[key], self.grads.get(key)
+        if g is None or g.shape != p.shape or g.dtype != p.dtype:
+            g = self.grads[key] = np.zeros_like(p)
+        return g
+
+
+def _flatten_features(x: np.ndarray, features: int) -> np.ndarray:
+    """Reshape (N, ...) to (N, features), with an error in the layer's own terms on a mismatch."""
+    if x.ndim < 2:
+        raise ValueError(
+            f"x: expected shape (N, {features}), got {x.shape}; for one sample use x.reshape(1, -1)"
+        )
+    if x.ndim == 2 and x.shape[1] != features:
+        raise ValueError(f"x: expected (N, {features}), got (N, {x.shape[1]})")
+    if math.prod(x.shape[1:]) != features:
+        shape = ", ".join(["N", *map(str, x.shape[1:])])
+        raise ValueError(f"x: expected (N, {features}) or (N, ...) with {features} features, got ({shape})")
+    return x.reshape(x.shape[0], features)
+
+
+class Affine(Layer):
+    """Fully connected layer: ``out = x @ W + b``.
+
+    Parameters
+    ----------
+    W : ndarray, shape (D, M), float
+        Weights. Kept as the same object (not copied) when already a float array, so that a
+        network's ``params["W1"]`` and this layer's ``params["W"]`` are one array.
+    b : ndarray, shape (M,), W's dtype
+        Biases.
+
+    Input (N, ...) with D features per sample is flattened to (N, D), as the textbook's Affine does
+    for image batches; ``backward`` returns dx in the original shape.
+    """
+
+    def __init__(self, W, b) -> None:
+        super().__init__()
+        W = as_float_array("W", W)
+        if W.ndim != 2:
+            raise ValueError(f"W: expected shape (D, M), got {W.shape}")
+        b = as_float_array("b", b)
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"b: expected shape ({W.shape[1]},) (one per column of W), got {b.shape}")
+        if b.dtype != W.dtype:
+            raise TypeError(f"b: expected the dtype of W ({W.dtype}), got {b.dtype}")
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.x: np.ndarray | None = None
+        self.original_x_shape: tuple[int, ...] | None = None
+
+    # The textbook's attribute names.
+    W = property(lambda self: self.params["W"])
+    b = property(lambda self: self.params["b"])
+    dW = property(lambda self: self.grads["W"])
+    db = property(lambda self: self.grads["b"])
+
+    def __repr__(self) -> str:
+        d, m = self.params["W"].shape
+        return f"Affine({d} -> {m})"
+
+    def forward(self, x) -> np.ndarray:
+        """Return ``x @ W + b``.
+
+        Parameters
+        ----------
+        x : array_like, shape (N, D) or (N, ...) with D features per sample
+            Cast to W's dtype if it has another one.
+
+        Returns
+        -------
+        ndarray, shape (N, M), W's dtype
+        """
+        W = self.params["W"]
+        x = as_float_array("x", x)
+        x2 = _flatten_features(x, W.shape[0])
+        self.original_x_shape = x.shape
+        self.x = x2.astype(W.dtype, copy=False)
+        out = self.x @ W
+        out += self.params["b"]
+        return out
+
+    def backward(self, dout, *, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads["W"]`` = x.T @ dout and ``grads["b"]`` = sum of dout; return dx.
+
+        Parameters
+        ----------
+        dout : array_like, shape (N, M)
+        input_grad : bool
+            False skips dx (returns None): a network's first layer needs no gradient for its input,
+            and dx = dout @ W.T is as costly as the forward pass.
+
+        Returns
+        -------
+        dx : ndarray of the input's original shape, W's dtype (or None)
+        """
+        self._require_forward(self.x is not None)
+        W = self.params["W"]
+        dout = self._check_dout(dout, (self.x.shape[0], W.shape[1]), W.dtype)
+        np.dot(self.x.T, dout, out=self._grad_buffer("W"))
+        np.sum(dout, axis=0, out=self._grad_buffer("b"))
+        if not input_grad:
+            return None
+        return (dout @ W.T).reshape(self.original_x_shape)
+
+
+class Sigmoid(Layer):
+    """Logistic activation, ``out = 1 / (1 + exp(-x))``, elementwise; shapes and float dtype kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: np.ndarray | None = None
+
+    def forward(self, x) -> np.ndarray:
+        """Return sigmoid(x), computed without overflow. x: array_like of any shape."""
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout) -> np.ndarray:
+        """Return dx = dout * out * (1 - out), of the input's shape and dtype."""
+        self._require_forward(self.out is not None)
+        out = self.out
+        dout = self._check_dout(dout, out.shape, out.dtype)
+        dx = 1.0 - out
+        dx *= out
+        dx *= dout
+        return dx
+
+
+class Relu(Layer):
+    """Rectified linear unit, ``out = max(0, x)``, elementwise; shapes and float dtype kept.
+
+    ``mask`` is True where x <= 0, as in the textbook; the gradient there is 0 (also at x == 0).
+    Unlike the textbook's Relu, ``backward`` returns a new array and leaves ``dout`` untouched.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mask: np.ndarray | None = None
+
+    def forward(self, x) -> np.ndarray:
+        """Return max(0, x). x: array_like of any shape."""
+        x = as_float_array("x", x)
+        self.mask = x <= 0
+        return relu(x)
+
+    def backward(self, dout) -> np.ndarray:
+        """Return dx: dout where x > 0, else 0."""
+        self._require_forward(self.mask is not None)
+        dout = as_float_array("dout", dout)
+        if dout.shape != self.mask.shape:
+            raise ValueError(
+                f"dout: expected shape {self.mask.shape} (the shape of forward's output), got {dout.shape}"
+            )
+        return np.where(self.mask, 0.0, dout)
+
+
+class Softmax(Layer):
+    """Softmax over the last axis, as a layer of its own (``SoftmaxWithLoss`` fuses it with the loss).
+
+    Input (..., C), float; output of the same shape and dtype, each row summing to 1.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.y: np.ndarray | None = None
+
+    def forward(self, x) -> np.ndarray:
+        """Return softmax(x) along the last axis."""
+        self.y = softmax(x, axis=-1)
+        return self.y
+
+    def backward(self, dout) -> np.ndarray:
+        """Return dx = y * (dout - sum(dout * y)) along the last axis: the softmax Jacobian times dout."""
+        self._require_forward(self.y is not None)
+        y = self.y
+        dout = self._check_dout(dout, y.shape, y.dtype)
+        dx = dout - np.sum(dout * y, axis=-1, keepdims=True)
+        dx *= y
+        return dx
+
+
+class SoftmaxWithLoss(Layer):
+    """Softmax followed by the cross-entropy loss: the last layer of a classifier.
+
+    Parameters
+    ----------
+    form : {"fused", "textbook"}
+        ``"fused"`` (default) computes the loss by log-sum-exp (``softmax_cross_entropy``): finite
+        for any logits. ``"textbook"`` is the book's ``cross_entropy_error(softmax(x), t)`` with its
+        ``log(y + 1e-7)``; use it to reproduce the book's printed numbers. Both have the book's
+        backward, (y - t) / N, which leaves the delta out: a numerical check of the textbook form
+        therefore differs by about 1e-7 / y relatively (the book's b2 difference of 1.41e-07).
+
+    ``forward(x, t)`` takes scores x of shape (N, C) and teacher t: integer labels (N,) or one-hot
+    (N, C) (rows of soft targets must sum to 1). It returns the mean loss over the batch as a float.
+    """
+
+    FORMS = ("fused", "textbook")
+
+    def __init__(self, form: str = "fused") -> None:
+        super().__init__()
+        if form not in self.FORMS:
+            raise ValueError(f"form: expected one of {self.FORMS}, got {form!r}")
+        self.form = form
+        self.loss: float | None = None
+        self.t: np.ndarray | None = None
+        self._x: np.ndarray | None = None
+        self._y: np.ndarray | None = None
+
+    @property
+    def y(self) -> np.ndarray | None:
+        """softmax(x) of the last forward (N, C); computed on first use, as only backward needs it."""
+        if self._y is None and self._x is not None:
+            self._y = softmax(self._x, axis=1)
+        return self._y
+
+    def __repr__(self) -> str:
+        return f"SoftmaxWithLoss(form={self.form!r})"
+
+    def forward(self, x, t) -> float:
+        """Return the mean cross-entropy of softmax(x) against t.
+
+        Parameters
+        ----------
+        x : array_like, shape (N, C), float
+            Scores (logits).
+        t : array_like
+            Integer labels of shape (N,) in [0, C), or one-hot targets of shape (N, C).
+
+        Returns
+        -------
+        float
+        """
+        x = as_float_array("x", x)
+        if x.ndim != 2:
+            raise ValueError(f"x: expected scores of shape (N, C), got {x.shape}")
+        self._x, self._y = x, None
+        # The loss functions validate t (shape, label range) and say what is wrong with it.
+        if self.form == "fused":
+            self.loss = softmax_cross_entropy(x, t)
+        else:
+            self._y = softmax(x, axis=1)
+            self.loss = cross_entropy_error(self._y, t)
+        t = np.asarray(t)
+        self.t = t.astype(x.dtype, copy=False) if t.shape == x.shape else t.astype(np.intp, copy=False)
+        return self.loss
+
+    def backward(self, dout=1.0) -> np.ndarray:
+        """Return dx = dout * (y - t) / N, shape (N, C), the dtype of x.
+
+        Parameters
+        ----------
+        dout : float
+            The gradient arriving at the loss (1 when the loss is the final output).
+        """
+        self._require_forward(self._x is not None)
+        dout = np.asarray(dout)
+        if dout.ndim != 0:
+            raise ValueError(f"dout: expected a scalar (the loss is a number), got shape {dout.shape}")
+        y, t = self.y, self.t
+        n = y.shape[0]
+        if t.ndim == 1:
+            dx = y.copy()
+            dx[np.arange(n), t] -= 1
+        else:
+            dx = y - t
+        dx *= float(dout) / n
+        return dx
+
+
+class Dropout(Layer):
+    """Dropout: in training, zero each input with probability ``dropout_ratio``.
+
+    Srivastava et al. 2014, "Dropout: A Simple Way to Prevent Neural Networks from Overfitting",
+    https://jmlr.org/papers/v15/srivastava14a.html
+
+    Parameters
+    ----------
+    dropout_ratio : float in [0, 1)
+        Probability of dropping a unit.
+    inverted : bool
+        True (default): scale kept units by 1 / (1 - ratio) while training, so that inference is
+        the identity. False: the textbook's form, which keeps units unscaled while training and
+        multiplies by (1 - ratio) at inference. Both have the same expected output.
+    seed : int, numpy.random.Generator or None
+        Source of the masks. A Generator is used as it is (a network shares its own).
+
+    Input and output: any shape, float; dtype kept. ``mask`` (bool, True = kept) is the last mask.
+    """
+
+    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = True, seed=None) -> None:
+        super().__init__()
+        if not 0 <= dropout_ratio < 1:
+            raise ValueError(f"dropout_ratio: expected a value in [0, 1), got {dropout_ratio}")
+        self.dropout_ratio = float(dropout_ratio)
+        self.inverted = bool(inverted)
+        self.rng = as_generator("seed", seed)
+        self.mask: np.ndarray | None = None
+        self._factor: np.ndarray | None = None  # mask * scale in the input's dtype, or None after inference
+        self._keep_mask = False
+        self._forwarded = False
+
+    def __repr__(self) -> str:
+        return f"Dropout(dropout_ratio={self.dropout_ratio}, inverted={self.inverted})"
+
+    @contextlib.contextmanager
+    def fixed_mask(self) -> Iterator[Dropout]:
+        """Within this block, training-mode forward reuses the last mask instead of drawing one.
+
+        A gradient check evaluates forward many times and needs the same function every time
+        (``check_layer`` and a network's ``numerical_gradient`` use this). Drawing resumes after it.
+        """
+        previous, self._keep_mask = self._keep_mask, True
+        try:
+            yield self
+        finally:
+            self._keep_mask = previous
+
+    def forward(self, x, train: bool = True) -> np.ndarray:
+        """Return x with dropped units zeroed (training) or the inference output (train=False).
+
+        Parameters
+        ----------
+        x : array_like, any shape, float
+        train : bool
+            The textbook's ``train_flg``. With ``inverted`` (default) inference returns ``x``
+            itself, not a copy.
+
+        Returns
+        -------
+        ndarray of x's shape and dtype
+        """
+        x = as_float_array("x", x)
+        self._forwarded = True
+        if not train:
+            self._factor = None
+            return x if self.inverted else x * (1.0 - self.dropout_ratio)
+        if not (self._keep_mask and self.mask is not None and self.mask.shape == x.shape):
+            # Uniforms are drawn in float64 whatever x's dtype, so float32 and float64 nets built
+            # from one seed drop the same units.
+            self.mask = self.rng.random(x.shape) >= self.dropout_ratio
+        scale = 1.0 / (1.0 - self.dropout_ratio) if self.inverted else 1.0
+        self._factor = self.mask.astype(x.dtype)
+        self._factor *= scale
+        return x * self._factor
+
+    def backward(self, dout) -> np.ndarray:
+        """Return dx: dout through the same mask and scale as the last forward."""
+        self._require_forward(self._forwarded)
+        dout = as_float_array("dout", dout)
+        if self._factor is None:
+            return dout if self.inverted else dout * (1.0 - self.dropout_ratio)
+        if dout.shape != self._factor.shape:
+            raise ValueError(
+                f"dout: expected shape {self._factor.shape} (the shape of forward's output), got {dout.shape}"
+            )
+        return dout * self._factor
+
+
+class BatchNormalization(Layer):
+    """Batch normalization: normalize each feature over the batch, then scale by gamma and shift by beta.
+
+    Ioffe and Szegedy 2015, "Batch Normalization: Accelerating Deep Network Training by Reducing
+    Internal Covariate Shift", https://arxiv.org/abs/1502.03167
+
+    Parameters
+    ----------
+    gamma, beta : ndarray, shape (D,), float
+        Scale and shift (kept as the same objects, like Affine's W and b).
+    momentum : float
+        running = momentum * running + (1 - momentum) * batch statistic, as in the textbook.
+    running_mean, running_var : ndarray, shape (D,), optional
+        Statistics used at inference; zeros and ones by default (the textbook starts the variance
+        at zeros, which makes early inference outputs blow up).
+    eps : float
+        Added to the variance; the textbook's ``10e-7``.
+
+    Input (N, D) or (N, ...) with D features (flattened as Affine does); output of the input's
+    shape, gamma's dtype. The batch variance is the biased one (divided by N), as in the textbook.
+    """
+
+    def __init__(self, gamma, beta, momentum: float = 0.9, running_mean=None, running_var=None,
+                 *, eps: float = 1e-6) -> None:
+        super().__init__()
+        gamma = as_float_array("gamma", gamma)
+        if gamma.ndim != 1:
+            raise ValueError(f"gamma: expected shape (D,), got {gamma.shape}")
+        d, dtype = gamma.shape[0], gamma.dtype
+        beta = as_float_array("beta", beta)
+        if beta.shape != gamma.shape or beta.dtype != dtype:
+            raise ValueError(
+                f"beta: expected shape {gamma.shape} and dtype {dtype}, got {beta.shape} {beta.dtype}"
+            )
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum: expected a value in [0, 1], got {momentum}")
+        if not eps > 0:
+            raise ValueError(f"eps: expected a positive number, got {eps}")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.params = {"gamma": gamma, "beta": beta}
+        self.grads = {"gamma": np.zeros_like(gamma), "beta": np.zeros_like(beta)}
+        stats = {"running_mean": (running_mean, np.zeros), "running_var": (running_var, np.ones)}
+        for name, (value, default) in stats.items():
+            arr = default(d, dtype=dtype) if value is None else np.array(value, dtype=dtype)
+            if arr.shape != (d,):
+                raise ValueError(f"{name}: expected shape ({d},), got {arr.shape}")
+            self.buffers[name] = arr
+        self.input_shape: tuple[int, ...] | None = None
+        self.xn: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.train_flg = True
+
+    gamma = property(lambda self: self.params["gamma"])
+    beta = property(lambda self: self.params["beta"])
+    dgamma = property(lambda self: self.grads["gamma"])
+    dbeta = property(lambda self: self.grads["beta"])
+    running_mean = property(lambda self: self.buffers["running_mean"])
+    running_var = property(lambda self: self.buffers["running_var"])
+
+    def __repr__(self) -> str:
+        d = self.params["gamma"].shape[0]
+        return f"BatchNormalization({d}, momentum={self.momentum}, eps={self.eps})"
+
+    def forward(self, x, train: bool = True) -> np.ndarray:
+        """Normalize with the batch's statistics (train, updating the running ones) or the running ones.
+
+        Parameters
+        ----------
+        x : array_like, shape (N, D) or (N, ...) with D features; cast to gamma's dtype.
+        train : bool
+            The textbook's ``train_flg``.
+
+        Returns
+        -------
+        ndarray of x's shape, gamma's dtype
+        """
+        gamma = self.params["gamma"]
+        x = as_float_array("x", x)
+        x2 = _flatten_features(x, gamma.shape[0]).astype(gamma.dtype, copy=False)
+        self.input_shape = x.shape
+        self.train_flg = bool(train)
+        if train:
+            mu = x2.mean(axis=0)
+            xc = x2 - mu
+            var = np.mean(xc * xc, axis=0)
+            for buf, batch in ((self.buffers["running_mean"], mu), (self.buffers["running_var"], var)):
+                buf *= self.momentum
+                buf += (1.0 - self.momentum) * batch
+        else:
+            xc = x2 - self.buffers["running_mean"]
+            var = self.buffers["running_var"]
+        self.std = np.sqrt(var + self.eps)
+        self.xn = xc
+        self.xn /= self.std
+        out = gamma * self.xn
+        out += self.params["beta"]
+        return out.reshape(x.shape)
+
+    def backward(self, dout) -> np.ndarray:
+        """Fill ``grads["gamma"]``, ``grads["beta"]``; return dx of the input's shape."""
+        self._require_forward(self.xn is not None)
+        xn = self.xn
+        dout = self._check_dout(dout, self.input_shape, xn.dtype).reshape(xn.shape)
+        np.sum(dout, axis=0, out=self._grad_buffer("beta"))
+        np.sum(xn * dout, axis=0, out=self._grad_buffer("gamma"))
+        dxn = self.params["gamma"] * dout
+        if self.train_flg:
+            # Every sample also moves the batch mean and variance that normalised all the others;
+            # differentiating through them collapses the textbook's chain of steps into this.
+            dx = dxn - dxn.mean(axis=0)
+            dx -= xn * np.mean(dxn * xn, axis=0)
+        else:
+            dx = dxn
+        dx /= self.std
+        return dx.reshape(self.input_shape)

@@ -1,0 +1,164 @@
+"""The fast numerical gradient agrees with the textbook's element-by-element loop."""
+
+import numpy as np
+import pytest
+
+from scratchnet.fastgrad import MLPSpec, mlp_loss, mlp_numerical_gradient
+from scratchnet.gradient import numerical_gradient
+
+
+def naive_gradient(spec: MLPSpec, x, t, h=1e-4):
+    """The textbook loop: perturb each element of each array in turn and re-evaluate the whole loss."""
+    f = lambda _: mlp_loss(spec, x, t)  # noqa: E731 - reads the arrays the spec holds, as the book does
+    return [
+        (numerical_gradient(f, W, h), numerical_gradient(f, b, h)) for W, b in zip(spec.weights, spec.biases)
+    ]
+
+
+def make_spec(sizes, activations, loss="fused", weight_decay=0.0, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    Ws = [scale * rng.normal(size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [rng.normal(size=b) for b in sizes[1:]]
+    return MLPSpec(Ws, bs, activations, loss, weight_decay)
+
+
+def make_batch(n, d, c, seed=1, zeros=0.5):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    x[rng.random(x.shape) < zeros] = 0.0
+    x[0, : min(3, d)] = 1.0  # repeated values and values equal to the bias input
+    x[-1, :] = 0.0  # a sample no weight of the first layer moves
+    return x, rng.integers(0, c, size=n)
+
+
+def max_diff(g1, g2):
+    return max(max(np.abs(a - c).max(), np.abs(b - d).max()) for (a, b), (c, d) in zip(g1, g2))
+
+
+@pytest.mark.parametrize("loss", ["fused", "textbook"])
+@pytest.mark.parametrize(
+    "sizes, activations",
+    [
+        ([6, 4], []),  # softmax regression: only the last layer
+        ([8, 5, 3], ["sigmoid"]),
+        ([8, 5, 3], ["relu"]),
+        ([7, 5, 4, 3], ["relu", "sigmoid"]),
+        ([6, 4, 5, 3, 3], ["sigmoid", "relu", "identity"]),
+    ],
+)
+@pytest.mark.parametrize("zeros", [0.0, 0.6])
+def test_agrees_with_the_textbook_loop(sizes, activations, loss, zeros):
+    spec = make_spec(sizes, activations, loss)
+    x, t = make_batch(9, sizes[0], sizes[-1], zeros=zeros)
+    fast = mlp_numerical_gradient(spec, x, t, threads=2)
+    slow = naive_gradient(spec, x, t)
+    assert max_diff(fast, slow) <= 1e-8
+    for (dW, db), W, b in zip(fast, spec.weights, spec.biases):
+        assert dW.shape == W.shape and db.shape == b.shape and dW.dtype == np.float64
+
+
+def test_weight_decay_is_part_of_the_loss():
+    spec = make_spec([6, 5, 3], ["relu"], weight_decay=0.3)
+    x, t = make_batch(5, 6, 3)
+    assert max_diff(mlp_numerical_gradient(spec, x, t), naive_gradient(spec, x, t)) <= 1e-8
+    no_decay = mlp_numerical_gradient(make_spec([6, 5, 3], ["relu"]), x, t)
+    with_decay = mlp_numerical_gradient(spec, x, t)
+    np.testing.assert_allclose(with_decay[0][0] - no_decay[0][0], 0.3 * spec.weights[0], atol=1e-8)
+    np.testing.assert_array_equal(with_decay[0][1], no_decay[0][1])  # biases are not decayed
+
+
+def test_onehot_targets_equal_labels():
+    spec = make_spec([6, 5, 3], ["sigmoid"])
+    x, t = make_batch(5, 6, 3)
+    by_labels = mlp_numerical_gradient(spec, x, t)
+    by_onehot = mlp_numerical_gradient(spec, x, np.eye(3)[t])
+    assert max_diff(by_labels, by_onehot) == 0.0
+
+
+def test_float32_parameters_are_differentiated_in_float64():
+    spec64 = make_spec([8, 5, 3], ["sigmoid"])
+    spec32 = MLPSpec(
+        [W.astype(np.float32) for W in spec64.weights],
+        [b.astype(np.float32) for b in spec64.biases],
+        ["sigmoid"],
+    )
+    x, t = make_batch(6, 8, 3)
+    x32 = x.astype(np.float32)
+    fast = mlp_numerical_gradient(spec32, x32, t)
+    # the reference: the textbook loop on the same (float32-valued) numbers held in float64
+    ref_spec = MLPSpec(
+        [W.astype(np.float64) for W in spec32.weights],
+        [b.astype(np.float64) for b in spec32.biases],
+        ["sigmoid"],
+    )
+    assert max_diff(fast, naive_gradient(ref_spec, x32.astype(np.float64), t)) <= 1e-8
+
+
+def test_parameters_and_inputs_are_left_exactly_as_they_were():
+    spec = make_spec([8, 5, 4, 3], ["relu", "sigmoid"])
+    x, t = make_batch(6, 8, 3)
+    before = [a.copy() for a in (*spec.weights, *spec.biases, x, t)]
+    mlp_numerical_gradient(spec, x, t)
+    for a, b in zip((*spec.weights, *spec.biases, x, t), before):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_result_does_not_depend_on_thread_count():
+    spec = make_spec([30, 12, 4], ["sigmoid"])
+    x, t = make_batch(40, 30, 4)
+    one = mlp_numerical_gradient(spec, x, t, threads=1)
+    two = mlp_numerical_gradient(spec, x, t, threads=3)
+    assert max_diff(one, two) == 0.0
+
+
+def test_against_backprop_of_a_softmax_regression():
+    # For one Affine + softmax the true gradient is x^T (p - onehot) / N: the central difference
+    # must agree to its truncation error (about h**2).
+    spec = make_spec([6, 4], [])
+    x, t = make_batch(8, 6, 4)
+    z = x @ spec.weights[0] + spec.biases[0]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dz = (p - np.eye(4)[t]) / 8
+    ((dW, db),) = mlp_numerical_gradient(spec, x, t)
+    np.testing.assert_allclose(dW, x.T @ dz, atol=1e-9)
+    np.testing.assert_allclose(db, dz.sum(axis=0), atol=1e-9)
+
+
+def test_relu_kink_crossed_by_the_step_is_handled_like_the_loop():
+    spec = make_spec([4, 3, 2], ["relu"])
+    x, t = make_batch(3, 4, 2, zeros=0.0)
+    # put a pre-activation within h of zero, so the +-h steps land on both sides of the kink
+    a = x @ spec.weights[0] + spec.biases[0]
+    spec.biases[0][0] -= a[1, 0] - 0.3e-4
+    assert max_diff(mlp_numerical_gradient(spec, x, t), naive_gradient(spec, x, t)) <= 1e-8
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(activations=["tanh"]), r"activations: expected one of"),
+        (dict(activations=[]), r"activations: expected 1"),
+        (dict(loss="mse"), r"loss: expected one of"),
+    ],
+)
+def test_bad_spec(kwargs, match):
+    args = dict(
+        weights=[np.zeros((3, 2)), np.zeros((2, 2))], biases=[np.zeros(2), np.zeros(2)], activations=["relu"]
+    )
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        MLPSpec(**args)
+
+
+def test_bad_inputs():
+    spec = make_spec([4, 3, 2], ["relu"])
+    x, t = make_batch(3, 4, 2)
+    with pytest.raises(ValueError, match=r"x: expected \(N, 4\), got \(3, 5\)"):
+        mlp_numerical_gradient(spec, np.zeros((3, 5)), t)
+    with pytest.raises(ValueError, match=r"t: expected labels in \[0, 2\), got 2 at index 1"):
+        mlp_numerical_gradient(spec, x, np.array([0, 2, 1]))
+    with pytest.raises(ValueError, match=r"t: .*soft targets"):
+        mlp_numerical_gradient(spec, x, np.full((3, 2), 0.5))
+    with pytest.raises(ValueError, match=r"h: expected a positive step"):
+        mlp_numerical_gradient(spec, x, t, h=-1.0)

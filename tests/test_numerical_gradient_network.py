@@ -1,0 +1,145 @@
+"""A network's numerical_gradient: fast, general and naive paths compute the same central differences."""
+
+import numpy as np
+import pytest
+
+from scratchnet.fastgrad import network_spec
+from scratchnet.layers import Affine, BatchNormalization, Relu, Sigmoid, SoftmaxWithLoss
+from scratchnet.network import MultiLayerNet, Sequential, TwoLayerNet
+
+
+def batch(n, d, c, seed=0, zeros=0.5):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d))
+    x[rng.random(x.shape) < zeros] = 0.0
+    return x, rng.integers(0, c, size=n)
+
+
+def max_diff(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max(float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) for k in a)
+
+
+NETS = {
+    "two-layer sigmoid": lambda dt, form: TwoLayerNet(
+        12, 6, 4, weight_init_std=0.5, seed=1, dtype=dt, loss_form=form
+    ),
+    "two-layer relu": lambda dt, form: TwoLayerNet(
+        12, 6, 4, weight_init_std=0.5, activation="relu", seed=2, dtype=dt, loss_form=form
+    ),
+    "three hidden, decay": lambda dt, form: MultiLayerNet(
+        12, [6, 5, 4], 4, weight_decay_lambda=0.1, seed=3, dtype=dt, loss_form=form
+    ),
+    "sigmoid, xavier": lambda dt, form: MultiLayerNet(
+        12, [7, 5], 4, activation="sigmoid", weight_init_std="xavier", seed=4, dtype=dt, loss_form=form
+    ),
+}
+
+
+@pytest.mark.parametrize("form", ["fused", "textbook"])
+@pytest.mark.parametrize("name", list(NETS))
+def test_fast_path_agrees_with_the_textbook_loop(name, form):
+    net = NETS[name](np.float64, form)
+    assert network_spec(net) is not None
+    x, t = batch(7, 12, 4)
+    fast = net.numerical_gradient(x, t)
+    naive = net.numerical_gradient(x, t, method="naive")
+    assert max_diff(fast, naive) <= 1e-8
+    assert all(fast[k].dtype == np.float64 and fast[k].shape == p.shape for k, p in net.params.items())
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_fast_path_on_float32_nets(name):
+    net32 = NETS[name](np.float32, "fused")
+    net64 = NETS[name](np.float64, "fused")
+    net64.load_state_dict({k: v.astype(np.float64) for k, v in net32.state_dict().items()})
+    x, t = batch(7, 12, 4)
+    x = x.astype(np.float32)
+    fast = net32.numerical_gradient(x, t)
+    assert all(g.dtype == np.float32 for g in fast.values())
+    # the float32 loop itself is noisy (float32 loss / 2h); the fast path works in float64, so it
+    # agrees with the loop run on the same numbers in float64, to float32's resolution
+    naive64 = net64.numerical_gradient(x.astype(np.float64), t, method="naive")
+    for k in fast:
+        np.testing.assert_allclose(fast[k], naive64[k], rtol=1e-6, atol=1e-9)
+
+
+def test_fast_path_with_onehot_targets():
+    net = NETS["two-layer relu"](np.float64, "fused")
+    x, t = batch(6, 12, 4)
+    assert max_diff(net.numerical_gradient(x, np.eye(4)[t]), net.numerical_gradient(x, t)) == 0.0
+
+
+def test_fast_path_agrees_with_backprop_to_truncation_error():
+    net = TwoLayerNet(12, 6, 4, weight_init_std=0.5, seed=5)
+    x, t = batch(8, 12, 4)
+    assert max_diff(net.numerical_gradient(x, t), net.gradient(x, t)) < 1e-8
+
+
+def test_parameters_are_left_exactly_as_they_were():
+    net = NETS["three hidden, decay"](np.float64, "fused")
+    before = {k: v.copy() for k, v in net.params.items()}
+    x, t = batch(5, 12, 4)
+    for method in ("fast", "general", "naive"):
+        net.numerical_gradient(x, t, method=method)
+        for k, v in net.params.items():
+            assert v.tobytes() == before[k].tobytes(), (method, k)
+
+
+def bn_dropout_net(seed=0):
+    return MultiLayerNet(12, [6, 5], 4, use_batchnorm=True, use_dropout=True, dropout_ratio=0.3, seed=seed)
+
+
+@pytest.mark.parametrize("make", [bn_dropout_net, lambda: TwoLayerNet(12, 6, 4, seed=1)])
+def test_general_path_equals_the_naive_loop_bit_for_bit(make):
+    net = make()
+    x, t = batch(6, 12, 4)
+    net.loss(x, t, train=True)  # draw a dropout mask (where there is dropout) for both to reuse
+    general = net.numerical_gradient(x, t, method="general")
+    naive = net.numerical_gradient(x, t, method="naive")
+    for k in naive:
+        assert general[k].tobytes() == naive[k].tobytes(), k
+
+
+def test_networks_the_fast_path_cannot_take_fall_back():
+    net = bn_dropout_net()
+    assert network_spec(net) is None
+    x, t = batch(6, 12, 4)
+    net.loss(x, t, train=True)
+    auto = net.numerical_gradient(x, t)
+    general = net.numerical_gradient(x, t, method="general")
+    assert max_diff(auto, general) == 0.0
+    with pytest.raises(ValueError, match=r"method: 'fast' takes Affine layers .*BatchNormalization"):
+        net.numerical_gradient(x, t, method="fast")
+
+
+def test_batchnorm_running_statistics_survive():
+    net = bn_dropout_net()
+    x, t = batch(6, 12, 4)
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    net.numerical_gradient(x, t)
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_sequential_spec_recognises_the_shapes_it_can_take():
+    rng = np.random.default_rng(0)
+
+    def aff(a, b):
+        return Affine(rng.normal(size=(a, b)), np.zeros(b))
+
+    assert network_spec(Sequential(aff(4, 3), Sigmoid(), aff(3, 2))) is not None
+    assert network_spec(Sequential(aff(4, 3), aff(3, 2)))[0].activations == ["identity"]
+    assert network_spec(Sequential(aff(4, 3), Relu())) is None  # ends in an activation
+    assert network_spec(Sequential(aff(4, 3), Relu(), Sigmoid(), aff(3, 2))) is None
+    assert network_spec(Sequential(aff(4, 3), BatchNormalization(np.ones(3), np.zeros(3)), aff(3, 2))) is None
+    assert (
+        network_spec(Sequential(aff(4, 3), Sigmoid(), aff(3, 2), loss=SoftmaxWithLoss("textbook")))
+        is not None
+    )
+
+
+def test_unknown_method():
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    with pytest.raises(ValueError, match=r"method: expected one of .*got 'fastest'"):
+        net.numerical_gradient(np.zeros((2, 4)), [0, 1], method="fastest")
