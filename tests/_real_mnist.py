@@ -1,26 +1,26 @@
-"""Where the tests find the real MNIST files: $SCRATCHNET_MNIST_DIR, else ../shared/mnist beside the repo."""
+"""The real MNIST for the training tests: found as the dataset tests find it, cached in a test folder."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from dataset_support import real_mnist_dir
 
 
-def real_mnist_dir() -> Path:
-    """The folder of the four MNIST .gz files; skips the test when it is absent."""
-    env = os.environ.get("SCRATCHNET_MNIST_DIR", "").strip()
-    folder = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "mnist"
-    if not (folder / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"real MNIST not found in {folder}; set SCRATCHNET_MNIST_DIR to its folder")
-    return folder
+@contextmanager
+def real_mnist_env(cache: Path) -> Iterator[None]:
+    """Within the block the loader reads the real files, offline, into the cache folder ``cache``.
 
-
-def load_real_mnist():
-    """``(x_train, t_train), (x_test, t_test)`` from the real files (float32 in [0, 1], uint8 labels)."""
-    from dataset.mnist import load_mnist
-
+    Skips the test when the files are absent (set SCRATCHNET_MNIST_DIR to their folder).
+    """
+    folder = real_mnist_dir()
+    if folder is None:
+        pytest.skip("real MNIST not found: set SCRATCHNET_MNIST_DIR to the folder of its four .gz files")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SCRATCHNET_MNIST_DIR", str(real_mnist_dir()))
-        return load_mnist(progress=False)
+        mp.setenv("SCRATCHNET_MNIST_DIR", str(folder))
+        mp.setenv("SCRATCHNET_DATA", str(cache))
+        mp.setenv("SCRATCHNET_OFFLINE", "1")
+        yield

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _real_mnist import real_mnist_env
 from threadpoolctl import threadpool_limits
 
 from scratchnet.network import MultiLayerNet, TwoLayerNet
@@ -27,11 +28,16 @@ def train():
     return module
 
 
-@pytest.fixture
-def mnist_env(monkeypatch):
-    from _real_mnist import real_mnist_dir
+@pytest.fixture(scope="module")
+def mnist_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("mnist-cache")
 
-    monkeypatch.setenv("SCRATCHNET_MNIST_DIR", str(real_mnist_dir()))
+
+@pytest.fixture
+def mnist_env(mnist_cache):
+    """The real MNIST, offline, one cache for the whole module (parsed once)."""
+    with real_mnist_env(mnist_cache):
+        yield
 
 
 @pytest.fixture

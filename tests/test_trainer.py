@@ -388,10 +388,13 @@ def test_resume_restores_dropout_masks_and_batchnorm_statistics(blobs, tmp_path)
         assert np.array_equal(a[k], b[k]), k
 
 
-def test_learns_real_mnist_in_a_few_hundred_steps():
-    from _real_mnist import load_real_mnist
+def test_learns_real_mnist_in_a_few_hundred_steps(tmp_path):
+    from _real_mnist import real_mnist_env
 
-    (x, t), (xt, tt) = load_real_mnist()
+    from dataset.mnist import load_mnist
+
+    with real_mnist_env(tmp_path):
+        (x, t), (xt, tt) = load_mnist(progress=False)
     net = TwoLayerNet(784, 50, 10, activation="relu", seed=0)
     res = Trainer(net, x, t, xt, tt, optimizer="sgd", optimizer_params={"lr": 0.1}, iters=300,
                   batch_size=100, eval_subset=2000, seed=0, save=False, progress=False).fit()
