@@ -159,6 +159,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.batch_size > TRAIN_SIZES[args.dataset]:
         parser.error(f"argument --batch-size: expected at most the training set size "
                      f"{TRAIN_SIZES[args.dataset]}, got {args.batch_size}")
+    if args.grad == "check" and args.dtype != "float64":
+        parser.error("argument --grad: check compares gradients in float64; use it with --dtype float64")
     if args.epochs is None and args.iters is None:
         args.iters = DEFAULT_ITERS
     if args.lr is None and args.optimizer == "sgd":

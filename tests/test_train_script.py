@@ -94,6 +94,7 @@ def test_flags_choose_the_network_and_optimizer(train):
         (["--grad", "exact"], "argument --grad: invalid choice"),
         (["--dataset", "cifar10"], "argument --dataset: invalid choice"),
         (["--weight-init", "big"], "argument --weight-init"),
+        (["--grad", "check", "--dtype", "float32"], "argument --grad: check compares gradients in float64"),
         (["--resume", "/nonexistent/run"], "argument --resume: cannot resume from /nonexistent/run"),
     ],
 )
