@@ -1,0 +1,181 @@
+"""Benchmark: the fast numerical gradient against the textbook's loop, measured side by side.
+
+    python scripts/bench_numerical_gradient.py              # the full comparison (about a minute)
+    python scripts/bench_numerical_gradient.py --quick      # a smaller batch, for a smoke run
+
+For TwoLayerNet(784, 50, 10, sigmoid) on a batch of real MNIST it times, at 1 and at 2 threads, one
+numerical gradient by the textbook loop (``method="naive"``: 2 loss evaluations per parameter) and
+by the fast path (``method="fast"``), and reports the speed-up and the largest difference on every
+parameter, also against backprop. Then the same for a MultiLayerNet with two hidden layers.
+Thread count means: BLAS threads for the loop, worker threads (with BLAS held to one) for the
+fast path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from dataset.mnist import load_mnist
+from scratchnet.network import MultiLayerNet, TwoLayerNet
+
+
+def _limits(threads: int):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise SystemExit("this benchmark needs threadpoolctl: pip install threadpoolctl") from None
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def _blas_description() -> str:
+    from threadpoolctl import threadpool_info
+
+    libs = [
+        f"{i['internal_api']} {i.get('version') or ''} ({i.get('architecture') or '?'})"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    ]
+    return ", ".join(libs) or "none found"
+
+
+def _time_once(f) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = f()
+    return time.perf_counter() - start, result
+
+
+def _median_time(f, repeat: int) -> float:
+    f()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _max_diffs(a: dict, b: dict) -> dict[str, float]:
+    return {k: float(np.max(np.abs(a[k] - b[k]))) for k in a}
+
+
+def _row(cells, widths):
+    return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+
+def compare(label: str, net, x, t, thread_counts, repeat: int) -> list[list[str]]:
+    """Time the loop and the fast path at each thread count; print and return table rows."""
+    rows = []
+    backprop = net.gradient(x, t)
+    for threads in thread_counts:
+        print(
+            f"[{label}] textbook loop, {threads} thread(s): {net_size(net)} parameters x 2 losses ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        with _limits(threads):
+            naive_s, naive = _time_once(lambda: net.numerical_gradient(x, t, method="naive"))
+            fast_s = _median_time(
+                lambda n=threads: net.numerical_gradient(x, t, method="fast", threads=n), repeat
+            )
+        fast = net.numerical_gradient(x, t, method="fast", threads=threads)
+        vs_naive = max(_max_diffs(fast, naive).values())
+        vs_backprop = max(_max_diffs(fast, backprop).values())
+        rows.append(
+            [
+                label,
+                threads,
+                f"{naive_s:.2f} s",
+                f"{fast_s * 1e3:.1f} ms",
+                f"{naive_s / fast_s:.0f}x",
+                f"{vs_naive:.1e}",
+                f"{vs_backprop:.1e}",
+            ]
+        )
+        per_param = ", ".join(f"{k} {v:.1e}" for k, v in _max_diffs(fast, naive).items())
+        print(
+            f"[{label}] {threads} thread(s): loop {naive_s:.2f} s, fast {fast_s * 1e3:.1f} ms; "
+            f"max |fast - loop| per parameter: {per_param}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return rows
+
+
+def net_size(net) -> int:
+    return sum(p.size for p in net.params.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=20, help="fast-path timings per median")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--quick", action="store_true", help="batch 10, hidden 10, one thread count: a smoke run"
+    )
+    parser.add_argument("--no-multilayer", action="store_true", help="skip the two-hidden-layer comparison")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error(f"--batch-size: expected at least 1, got {args.batch_size}")
+    hidden = 50
+    if args.quick:
+        args.batch_size, args.threads, args.repeat, hidden = 10, args.threads[:1], 3, 10
+
+    (x_train, t_train), _ = load_mnist(normalize=True, flatten=True, one_hot_label=False)
+    rng = np.random.default_rng(args.seed)
+    idx = rng.choice(x_train.shape[0], args.batch_size, replace=False)
+    x, t = x_train[idx].astype(np.float64), t_train[idx]
+
+    rows = compare(
+        f"TwoLayerNet 784-{hidden}-10 sigmoid",
+        TwoLayerNet(784, hidden, 10, seed=args.seed),
+        x,
+        t,
+        args.threads,
+        args.repeat,
+    )
+    if not args.no_multilayer:
+        deep = MultiLayerNet(784, [hidden, hidden], 10, seed=args.seed)
+        rows += compare(
+            f"MultiLayerNet 784-{hidden}-{hidden}-10 relu",
+            deep,
+            x,
+            t,
+            args.threads[:1],
+            max(3, args.repeat // 4),
+        )
+
+    header = [
+        "network",
+        "threads",
+        "textbook loop",
+        "fast",
+        "speed-up",
+        "max |fast-loop|",
+        "max |fast-backprop|",
+    ]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    print(f"numerical gradient, batch {args.batch_size} of MNIST, float64 parameters")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"BLAS {_blas_description()}, "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, load average {load[0]:.2f}"
+    )
+    print(_row(header, widths))
+    print(_row(["-" * w for w in widths], widths))
+    for r in rows:
+        print(_row(r, widths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
