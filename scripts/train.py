@@ -96,7 +96,7 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
 
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, default=default(None),
-                        help="train this many epochs (an epoch is train_size / batch_size steps)")
+                        help="train this many epochs (an epoch is train_size / batch_size steps, rounded up)")
     length.add_argument("--iters", type=_positive_int, default=default(None),
                         help=f"train this many steps (default {DEFAULT_ITERS}, the textbook's)")
     p.add_argument("--batch-size", type=_positive_int, default=default(100),
