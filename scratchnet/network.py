@@ -78,7 +78,12 @@ class Sequential:
             raise ValueError(f"weight_decay_lambda: expected a number >= 0, got {weight_decay_lambda!r}")
         self.layers = [*layers, loss]
         self.weight_decay_lambda = float(weight_decay_lambda)
-        self._takes_train = [_accepts_train(layer) for layer in layers]
+        self._takes_train = [_accepts(layer.forward, "train") for layer in layers]
+        # Layers whose forward/backward write into a given array (out=): loss_and_gradient hands
+        # them buffers of its own, so that a training step allocates almost nothing.
+        self._forward_out = [_accepts(layer.forward, "out") for layer in layers]
+        self._backward_out = [_accepts(layer.backward, "out") for layer in self.layers]
+        self._scratch: dict[tuple, np.ndarray] = {}
         self._param_slots = _number_slots(self.layers, "params")
         self._buffer_slots = _number_slots(self.layers, "buffers")
         clash = set(self._param_slots) & set(self._buffer_slots)
@@ -174,6 +179,12 @@ class Sequential:
     def loss_and_gradient(self, x, t) -> tuple[float, dict[str, np.ndarray]]:
         """One forward pass in training mode and one backward pass.
 
+        Parameters
+        ----------
+        x : array_like, shape (N, ...)
+        t : array_like
+            Integer labels (N,) or one-hot targets (N, C).
+
         Returns
         -------
         loss : float
@@ -182,13 +193,21 @@ class Sequential:
             Keyed like ``params``, the same shapes and dtype. The arrays are the layers' gradient
             buffers (weight decay's lambda * W is added into them), overwritten by the next call:
             use them before calling again, or copy them.
+
+        The activations and the gradients between layers go to buffers the network keeps (one set
+        per batch shape) and are never handed out, so nothing the caller holds is overwritten.
         """
-        y = self.predict(x, train=True)
-        loss = self.last_layer.forward(y, t) + self._weight_decay_loss()
-        dout = self.last_layer.backward(1.0)
+        out = self._as_input(x)
         hidden = self.layers[:-1]
-        for layer in reversed(hidden[1:]):
-            dout = layer.backward(dout)
+        for i, layer in enumerate(hidden):
+            kwargs = {"train": True} if self._takes_train[i] else {}
+            out = self._into_buffer(("forward", i), layer.forward, out, self._forward_out[i], kwargs)
+        loss_layer = self.last_layer
+        loss = loss_layer.forward(out, t) + self._weight_decay_loss()
+        dout = self._into_buffer(("backward", len(hidden)), loss_layer.backward, 1.0,
+                                 self._backward_out[-1], {}, like=out)
+        for i in range(len(hidden) - 1, 0, -1):
+            dout = self._into_buffer(("backward", i), hidden[i].backward, dout, self._backward_out[i], {})
         if hidden:
             first = hidden[0]
             # Nobody needs the gradient with respect to the input data: skip its matmul.
@@ -199,8 +218,40 @@ class Sequential:
         grads = {name: layer.grads[key] for name, (layer, key) in self._param_slots.items()}
         if self.weight_decay_lambda:
             for name in self._decayed:
-                grads[name] += self.weight_decay_lambda * self.params[name]
+                decay = self._buffer(("decay", name), grads[name])
+                np.multiply(self.params[name], self.weight_decay_lambda, out=decay)
+                grads[name] += decay
         return loss, grads
+
+    def _buffer(self, key: tuple, like: np.ndarray) -> np.ndarray:
+        """A scratch array of ``like``'s shape and dtype, the same one on every call with this key."""
+        buf = self._scratch.get(key)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = self._scratch[key] = np.empty_like(like)
+        return buf
+
+    def _into_buffer(self, key: tuple, method, arg, takes_out: bool, kwargs: dict,
+                     like: np.ndarray | None = None) -> np.ndarray:
+        """``method(arg, out=buffer, **kwargs)`` with this step's buffer for ``key``.
+
+        The buffer is the result the method returned the first time it saw an input of this shape
+        (``like``'s shape when the argument is a scalar), so no layer needs to say its output
+        shape beforehand. Layers without ``out=`` are called as they are.
+        """
+        if not takes_out:
+            return method(arg, **kwargs)
+        shaped = arg if like is None else like
+        full_key = (*key, shaped.shape, shaped.dtype)
+        buf = self._scratch.get(full_key)
+        if buf is not None:
+            return method(arg, out=buf, **kwargs)
+        result = method(arg, **kwargs)
+        # Adopt only an array of its own: never the input, nor a view of something else.
+        if isinstance(result, np.ndarray) and result is not arg and result.base is None:
+            if len(self._scratch) > 16 * len(self.layers):  # many batch shapes seen: start afresh
+                self._scratch.clear()
+            self._scratch[full_key] = result
+        return result
 
     def gradient(self, x, t) -> dict[str, np.ndarray]:
         """Gradients of the loss by backpropagation, keyed like ``params`` (fresh copies, safe to keep)."""
@@ -409,9 +460,10 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _accepts_train(layer) -> bool:
+def _accepts(method, name: str) -> bool:
+    """Whether ``method`` takes a parameter called ``name`` (``train``, ``out``)."""
     try:
-        return "train" in inspect.signature(layer.forward).parameters
+        return name in inspect.signature(method).parameters
     except (TypeError, ValueError):  # a builtin without a signature
         return False
 
