@@ -1,0 +1,368 @@
+"""Benchmark: backprop training speed of scratchnet against PyTorch on the CPU, measured side by side.
+
+    python scripts/bench_train.py                         # the full table (about two minutes)
+    python scripts/bench_train.py --threads 1 --epochs 3  # fewer rows
+    python scripts/bench_train.py --no-torch              # scratchnet alone
+    python scripts/bench_train.py --synthetic 2000 --steps 5 --epochs 1 --no-torch   # a smoke run
+
+Each row trains one MLP on MNIST, batch 100, for ``--epochs`` timed epochs of ``--steps`` steps
+(600 = one pass over the 60 000 images) after one warm-up epoch, at one thread count, in turn:
+
+- scratchnet as a user's loop runs it (what ``Trainer.fit`` does per step): gather the batch into
+  reused arrays, ``net.loss_and_gradient(x, t)``, ``optimizer.update(net.params, grads)``;
+- ``Trainer.fit`` itself, on its own copy of the network (its evaluation at the end of the epoch
+  uses 10 + 10 samples and falls outside the timed steps);
+- PyTorch, the same MLP from the same initial weights on the same index sequence:
+  ``zero_grad``, forward, ``cross_entropy``, ``backward``, ``step``, ``loss.item()``;
+- the GEMM floor: only the matrix products one epoch of this MLP needs (x @ W1, h @ W2, h.T @ d,
+  d @ W2.T, x.T @ dh, with preallocated outputs), the least any NumPy implementation can spend.
+
+The sides alternate epoch by epoch, so a change in the machine's load hits all of them, and every
+figure is the median of the timed epochs. Thread counts are set with threadpoolctl for NumPy's
+BLAS and ``torch.set_num_threads`` for PyTorch, the same on both sides. After the run each side's
+test accuracy is printed, so that speed never hides a wrong result.
+
+PyTorch is optional: ``pip install torch==2.13.0`` (a CPU build on these machines) in your own
+environment; it is not a dependency of scratchnet. Without it the torch columns read "-".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from scratchnet._table import format_table
+from scratchnet.network import TwoLayerNet
+from scratchnet.optimizers import get_optimizer
+from scratchnet.trainer import Trainer
+
+TORCH_HINT = "pip install torch==2.13.0"
+
+
+@dataclass(frozen=True)
+class Model:
+    """One benchmarked configuration: a 784-H-10 MLP, its optimiser and the dtype."""
+
+    hidden: int
+    activation: str
+    optimizer: str
+    lr: float
+    dtype: str = "float32"
+
+    @property
+    def name(self) -> str:
+        return f"784-{self.hidden}-10 {self.activation} {self.optimizer}"
+
+
+MODELS = [
+    Model(50, "sigmoid", "sgd", 0.1),
+    Model(50, "relu", "sgd", 0.1),
+    Model(100, "relu", "adam", 0.001),
+    Model(50, "sigmoid", "sgd", 0.1, dtype="float64"),
+]
+
+
+def _blas_limits(threads: int):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise SystemExit("this benchmark needs threadpoolctl: pip install threadpoolctl") from None
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def machine_facts(torch) -> list[str]:
+    """The facts that change the figures: CPU, BLAS and its kernel, thread counts, variables, load."""
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    blas = [
+        f"{i['internal_api']} {i.get('version') or '?'} (kernel {i.get('architecture') or '?'}, "
+        f"{i.get('threading_layer') or '?'} threading, {i['num_threads']} threads by default)"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    ]
+    variables = ", ".join(f"{v}={os.environ.get(v, 'unset')}"
+                          for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"))
+    lines = [
+        f"machine: {cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}, NumPy {np.__version__}",
+        f"NumPy BLAS: {', '.join(blas) or 'none found'}",
+        f"environment: {variables}",
+    ]
+    if torch is not None:
+        config = torch.__config__.show()
+        backend = "MKL" if "USE_MKL=ON" in config or "MKL" in config else "its own BLAS"
+        lines.append(f"PyTorch {torch.__version__} ({backend}, {torch.get_num_threads()} threads by default)")
+    else:
+        lines.append(f"PyTorch: not installed ({TORCH_HINT} to compare)")
+    return lines
+
+
+def load_average() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def load_data(synthetic: int | None, seed: int):
+    """MNIST as float32 images (N, 784) and uint8 labels, or random data of that shape."""
+    if synthetic is None:
+        from dataset.mnist import load_mnist
+
+        return load_mnist(normalize=True, flatten=True, one_hot_label=False)
+    rng = np.random.default_rng(seed)
+    n_test = max(synthetic // 5, 10)
+    x = rng.random((synthetic + n_test, 784), dtype=np.float32)
+    t = rng.integers(0, 10, synthetic + n_test).astype(np.uint8)
+    return (x[:synthetic], t[:synthetic]), (x[synthetic:], t[synthetic:])
+
+
+# -------------------------------------------------------------------------------------- the sides
+class ScratchLoop:
+    """scratchnet's training step as a user's loop (or Trainer.fit) runs it."""
+
+    def __init__(self, model: Model, seed: int, x_train, t_train, batch_size: int) -> None:
+        init = "sigmoid" if model.activation == "sigmoid" else "relu"
+        self.net = TwoLayerNet(784, model.hidden, 10, weight_init_std=init, activation=model.activation,
+                               seed=seed, dtype=model.dtype)
+        self.optimizer = get_optimizer(model.optimizer, lr=model.lr)
+        self.x_train, self.t_train = x_train, t_train
+        self.xb = np.empty((batch_size, x_train.shape[1]), dtype=x_train.dtype)
+        self.tb = np.empty(batch_size, dtype=t_train.dtype)
+
+    def epoch(self, indices: np.ndarray) -> float:
+        net, optimizer, xb, tb = self.net, self.optimizer, self.xb, self.tb
+        start = time.perf_counter()
+        for idx in indices:
+            np.take(self.x_train, idx, axis=0, out=xb, mode="clip")
+            np.take(self.t_train, idx, axis=0, out=tb, mode="clip")
+            loss, grads = net.loss_and_gradient(xb, tb)
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"scratchnet: the loss became {loss}")
+            optimizer.update(net.params, grads)
+        return time.perf_counter() - start
+
+    def accuracy(self, x, t) -> float:
+        return self.net.accuracy(x, t)
+
+
+class ScratchTrainer:
+    """``Trainer.fit`` for one epoch at a time, on its own network, timed from its first to last step."""
+
+    def __init__(self, model: Model, seed: int, data, batch_size: int) -> None:
+        self.loop = ScratchLoop(model, seed, data[0][0], data[0][1], batch_size)
+        self.model, self.data, self.batch_size, self.seed = model, data, batch_size, seed
+
+    def epoch(self, indices: np.ndarray) -> float:
+        (x_train, t_train), (x_test, t_test) = self.data
+        stamps: list[float] = []
+        self.seed += 1
+        trainer = Trainer(self.loop.net, x_train, t_train, x_test, t_test, optimizer=self.loop.optimizer,
+                          iters=len(indices), batch_size=self.batch_size, seed=self.seed, eval_subset=10,
+                          save=False, progress=False,
+                          callback=lambda step, loss: stamps.append(time.perf_counter()))
+        trainer.fit()
+        # From the end of the first step to the end of the last: steps - 1 steps, scaled to an epoch.
+        return (stamps[-1] - stamps[0]) * len(indices) / max(len(indices) - 1, 1)
+
+    def accuracy(self, x, t) -> float:
+        return self.loop.accuracy(x, t)
+
+
+class TorchLoop:
+    """The same MLP in PyTorch, from the same initial weights, as its tutorials train it."""
+
+    def __init__(self, torch, model: Model, like: TwoLayerNet, x_train, t_train) -> None:
+        self.torch = torch
+        dtype = torch.float64 if model.dtype == "float64" else torch.float32
+        act = torch.nn.Sigmoid() if model.activation == "sigmoid" else torch.nn.ReLU()
+        fc1, fc2 = torch.nn.Linear(784, model.hidden), torch.nn.Linear(model.hidden, 10)
+        self.model = torch.nn.Sequential(fc1, act, fc2).to(dtype)
+        with torch.no_grad():
+            for fc, k in ((fc1, "1"), (fc2, "2")):
+                fc.weight.copy_(torch.from_numpy(like.params["W" + k].T.copy()))
+                fc.bias.copy_(torch.from_numpy(like.params["b" + k].copy()))
+        if model.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=model.lr)
+        else:  # the textbook's (and scratchnet's) eps
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=model.lr, eps=1e-7)
+        self.dtype = dtype
+        self.x_train = torch.from_numpy(x_train)
+        self.t_train = torch.from_numpy(t_train.astype(np.int64))
+
+    def epoch(self, indices: np.ndarray) -> float:
+        torch, model, optimizer = self.torch, self.model, self.optimizer
+        f = torch.nn.functional
+        idx_all = torch.from_numpy(indices)
+        start = time.perf_counter()
+        for idx in idx_all:
+            xb = self.x_train[idx].to(self.dtype)
+            tb = self.t_train[idx]
+            optimizer.zero_grad()
+            loss = f.cross_entropy(model(xb), tb)
+            loss.backward()
+            optimizer.step()
+            value = loss.item()
+            if not np.isfinite(value):
+                raise FloatingPointError(f"torch: the loss became {value}")
+        return time.perf_counter() - start
+
+    def accuracy(self, x, t) -> float:
+        torch = self.torch
+        with torch.no_grad():
+            scores = self.model(torch.from_numpy(x).to(self.dtype))
+        return float(np.mean(scores.argmax(dim=1).numpy() == t))
+
+
+class GemmFloor:
+    """Only the matrix products of one epoch of this MLP, into preallocated outputs."""
+
+    def __init__(self, model: Model, x_train, batch_size: int) -> None:
+        rng = np.random.default_rng(0)
+        d, h, c, n = 784, model.hidden, 10, batch_size
+        dt = np.dtype(model.dtype)
+        self.x = x_train[:n].astype(dt)
+        self.W1, self.W2 = rng.standard_normal((d, h)).astype(dt), rng.standard_normal((h, c)).astype(dt)
+        self.a, self.dh = rng.standard_normal((n, h)).astype(dt), np.empty((n, h), dt)
+        self.y, self.dy = np.empty((n, c), dt), rng.standard_normal((n, c)).astype(dt)
+        self.dW1, self.dW2 = np.empty((d, h), dt), np.empty((h, c), dt)
+
+    def epoch(self, indices: np.ndarray) -> float:
+        x, W1, W2, a, dh, y, dy, dW1, dW2 = (self.x, self.W1, self.W2, self.a, self.dh, self.y, self.dy,
+                                              self.dW1, self.dW2)
+        start = time.perf_counter()
+        for _ in range(len(indices)):
+            np.dot(x, W1, out=a)
+            np.dot(a, W2, out=y)
+            np.dot(a.T, dy, out=dW2)
+            np.dot(dy, W2.T, out=dh)
+            np.dot(x.T, dh, out=dW1)
+        return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------------ the run
+def run_row(model: Model, threads: int, data, args, torch) -> dict:
+    """Train every side of one row, alternating epoch by epoch; return medians and accuracies."""
+    (x_train, t_train), (x_test, t_test) = data
+    rng = np.random.default_rng(args.seed)
+    schedule = rng.integers(0, len(x_train), size=(args.epochs + 1, args.steps, args.batch_size))
+    sides = {"loop": ScratchLoop(model, args.seed, x_train, t_train, args.batch_size),
+             "trainer": ScratchTrainer(model, args.seed, data, args.batch_size)}
+    if torch is not None:
+        torch.manual_seed(args.seed)
+        sides["torch"] = TorchLoop(torch, model, sides["loop"].net, x_train, t_train)
+    sides["gemm"] = GemmFloor(model, x_train, args.batch_size)
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    with _blas_limits(threads):
+        if torch is not None:
+            torch.set_num_threads(threads)
+        for e, indices in enumerate(schedule):
+            for key, side in sides.items():
+                # Idle BLAS and OpenMP workers spin for a moment after their last call: let them
+                # stop before the next side starts, so that they do not slow it.
+                time.sleep(args.pause)
+                seconds = side.epoch(indices)
+                if e > 0:  # epoch 0 warms up caches, allocations and thread pools
+                    times[key].append(seconds)
+            done = ", ".join(f"{k} {times[k][-1]:.3f} s" for k in times) if e > 0 else "warm-up"
+            print(f"  [{model.name} {model.dtype}, {threads} thread(s)] epoch {e}: {done}",
+                  file=sys.stderr, flush=True)
+        acc = {k: sides[k].accuracy(x_test, t_test) for k in ("loop", "trainer", "torch") if k in sides}
+    return {"median": {k: statistics.median(v) for k, v in times.items()}, "accuracy": acc}
+
+
+def format_row(model: Model, threads: int, r: dict) -> list[str]:
+    med, acc = r["median"], r["accuracy"]
+    ours, floor = med["loop"], med["gemm"]
+    torch_s = med.get("torch")
+    return [
+        model.name, model.dtype, str(threads),
+        f"{ours:.3f}", f"{med['trainer']:.3f}",
+        "-" if torch_s is None else f"{torch_s:.3f}",
+        "-" if torch_s is None else f"{ours / torch_s:.2f}",
+        f"{floor:.3f}", f"{ours / floor:.2f}",
+        f"{acc['loop']:.4f}", f"{acc['trainer']:.4f}",
+        "-" if "torch" not in acc else f"{acc['torch']:.4f}",
+    ]
+
+
+HEADER = ["model", "dtype", "threads", "scratchnet s/epoch", "Trainer.fit", "torch s/epoch", "ours/torch",
+          "GEMM floor", "ours/floor", "acc ours", "acc Trainer", "acc torch"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per row, after a warm-up epoch")
+    parser.add_argument("--steps", type=int, default=600, help="steps per epoch (600 = 60 000 images)")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--models", default="all",
+                        help="comma-separated row numbers 1-4 of: " + "; ".join(
+                            f"{i} {m.name} {m.dtype}" for i, m in enumerate(MODELS, 1)))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pause", type=float, default=0.05, help="seconds of rest before each side's epoch")
+    parser.add_argument("--no-torch", action="store_true", help="measure scratchnet alone")
+    parser.add_argument("--synthetic", type=int, metavar="N",
+                        help="random data of N training images instead of MNIST (for a smoke run)")
+    args = parser.parse_args(argv)
+    for name in ("epochs", "steps", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')}: expected at least 1, got {getattr(args, name)}")
+    if any(n < 1 for n in args.threads):
+        parser.error(f"--threads: expected positive counts, got {args.threads}")
+    if args.pause < 0:
+        parser.error(f"--pause: expected a number >= 0, got {args.pause}")
+    try:
+        rows = range(1, len(MODELS) + 1) if args.models == "all" else [int(s) for s in args.models.split(",")]
+    except ValueError:
+        rows = [0]
+    if not all(1 <= i <= len(MODELS) for i in rows):
+        parser.error(f"--models: expected 'all' or numbers 1-{len(MODELS)} separated by commas, "
+                     f"got {args.models!r}")
+    models = [MODELS[i - 1] for i in rows]
+
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print(f"PyTorch is not installed: measuring scratchnet alone ({TORCH_HINT} to compare)",
+                  file=sys.stderr)
+    data = load_data(args.synthetic, args.seed)
+    if args.batch_size > len(data[0][0]):
+        parser.error(f"--batch-size: expected at most the {len(data[0][0])} training images")
+
+    load_before = load_average()
+    results = []
+    for threads in args.threads:
+        for model in models:
+            results.append((model, threads, run_row(model, threads, data, args, torch)))
+    load_after = load_average()
+
+    print("scratchnet against PyTorch: backprop training on the CPU, seconds per epoch "
+          f"({args.steps} steps of batch {args.batch_size}), median of {args.epochs} epochs")
+    print("command: python scripts/bench_train.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    for line in machine_facts(torch):
+        print(line)
+    print(f"load average (1, 5, 15 min): {load_before} before, {load_after} after")
+    print("data: " + ("random (--synthetic)" if args.synthetic else "MNIST") + "; "
+          "ours/torch and ours/floor compare the scratchnet loop column")
+    print()
+    for line in format_table([HEADER, *(format_row(m, th, r) for m, th, r in results)]):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
