@@ -219,7 +219,8 @@ class Sigmoid(Layer):
         out = self._out(out, x.shape, x.dtype)
         np.negative(x, out=out)
         # exp(-x) overflows to inf for x below about -88 (float32) or -709 (float64); 1 / (1 + inf)
-        # is then exactly 0, the right answer, so the warning says nothing.
+        # is then 0, which sigmoid(x) is there to within the dtype's smallest normal number, so
+        # the warning says nothing useful.
         with np.errstate(over="ignore"):
             np.exp(out, out=out)
         out += 1.0

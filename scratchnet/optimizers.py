@@ -111,34 +111,40 @@ class Optimizer:
         grads : mapping[str, ndarray]
             The gradient of the loss for each parameter, keyed and shaped like ``params``.
         """
-        self._check_keys("grads", grads, params)
+        if grads.keys() != params.keys():
+            self._check_keys("grads", grads, params)
+        # Every check comes before the first write, so a bad argument leaves the parameters as
+        # they were. They are cheap next to the arithmetic: attribute reads, no NumPy calls.
         for key, p in params.items():
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 raise TypeError(f"params[{key!r}]: expected a floating NumPy array, got "
                                 f"{type(p).__name__} {getattr(p, 'dtype', '')}".rstrip())
             g = grads[key]
-            if np.shape(g) != p.shape:
-                raise ValueError(f"grads[{key!r}]: expected shape {p.shape}, got {np.shape(g)}")
+            shape = g.shape if isinstance(g, np.ndarray) else np.shape(g)
+            if shape != p.shape:
+                raise ValueError(f"grads[{key!r}]: expected shape {p.shape}, got {shape}")
         if self.slots:
             if not self.state:
                 self.state = {s: {k: np.zeros_like(p) for k, p in params.items()} for s in self.slots}
             else:
                 for s in self.slots:
-                    self._check_keys(f"optimizer state {s!r}", self.state[s], params)
+                    arrays = self.state[s]
+                    if arrays.keys() != params.keys():
+                        self._check_keys(f"optimizer state {s!r}", arrays, params)
                     for k, p in params.items():
-                        if self.state[s][k].shape != p.shape:
+                        if arrays[k].shape != p.shape:
                             raise ValueError(
-                                f"optimizer state {s}.{k}: has shape {self.state[s][k].shape}, "
+                                f"optimizer state {s}.{k}: has shape {arrays[k].shape}, "
                                 f"but params[{k!r}] has shape {p.shape}"
                             )
         self.t += 1
         self._begin_step()
+        state, slots, scratch = self.state, self.slots, self._tmp
         for key, p in params.items():
-            tmp = self._tmp.get(key)
+            tmp = scratch.get(key)
             if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
-                tmp = self._tmp[key] = np.empty_like(p)
-            slots = tuple(self.state[s][key] for s in self.slots)
-            self._step(p, grads[key], slots, tmp)
+                tmp = scratch[key] = np.empty_like(p)
+            self._step(p, grads[key], tuple([state[s][key] for s in slots]), tmp)
 
     def _begin_step(self) -> None:
         """Hook run once per update after ``t`` is incremented (Adam's bias correction)."""

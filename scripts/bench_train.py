@@ -288,10 +288,10 @@ def format_row(model: Model, threads: int, r: dict) -> list[str]:
     torch_s = med.get("torch")
     return [
         model.name, model.dtype, str(threads),
-        f"{ours:.3f}", f"{med['trainer']:.3f}",
-        "-" if torch_s is None else f"{torch_s:.3f}",
+        f"{ours:.3g}", f"{med['trainer']:.3g}",
+        "-" if torch_s is None else f"{torch_s:.3g}",
         "-" if torch_s is None else f"{ours / torch_s:.2f}",
-        f"{floor:.3f}", f"{ours / floor:.2f}",
+        f"{floor:.3g}", f"{ours / floor:.2f}",
         f"{acc['loop']:.4f}", f"{acc['trainer']:.4f}",
         "-" if "torch" not in acc else f"{acc['torch']:.4f}",
     ]
