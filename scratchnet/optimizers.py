@@ -4,7 +4,10 @@ Each optimiser updates a network's parameters in place: ``optimizer.update(param
 where ``params`` and ``grads`` are dicts keyed alike (``W1``, ``b1``, ...). The arrays in
 ``params`` are the very arrays the layers compute with, so they are never rebound, only written
 into (``-=`` and ``out=``). Temporaries live in one scratch buffer per parameter, so a step
-allocates nothing once the first step has run.
+allocates nothing once the first step has run. When the parameters are consecutive views of one
+buffer, and the gradients of another laid out alike (as ``TwoLayerNet`` and ``MultiLayerNet``
+allocate them), the built-in rules update all of them at once, a handful of NumPy calls per step
+instead of a handful per parameter; the numbers are the same either way.
 
 The registry is built from the classes themselves: every subclass of :class:`Optimizer` is
 registered under its lower-cased class name when it is defined, so no table of names is ever
@@ -65,6 +68,11 @@ class Optimizer:
     ``_step(param, grad, slots, tmp)``. Defining a subclass registers it under its lower-cased
     class name; pass ``register=False`` in the class statement to opt out.
 
+    A subclass whose ``_step`` works element by element (each output element depends only on the
+    same element of its inputs, and ``tmp`` is written before it is read) may set
+    ``elementwise = True``: ``_step`` may then be called once on all parameters laid end to end.
+    A class that defines ``_step`` without saying so is not elementwise.
+
     Attributes
     ----------
     t : int
@@ -76,9 +84,12 @@ class Optimizer:
 
     hyperparameters: ClassVar[tuple[str, ...]] = ("lr",)
     slots: ClassVar[tuple[str, ...]] = ()
+    elementwise: ClassVar[bool] = False
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "_step" in cls.__dict__ and "elementwise" not in cls.__dict__:
+            cls.elementwise = False
         if not register:
             return
         key = cls.__name__.lower()
@@ -94,6 +105,7 @@ class Optimizer:
         self.t = 0
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self._tmp: dict[str, np.ndarray] = {}
+        self._flat: tuple | None = None  # see _flat_arrays
 
     def __repr__(self) -> str:
         args = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
@@ -137,14 +149,55 @@ class Optimizer:
                                 f"optimizer state {s}.{k}: has shape {arrays[k].shape}, "
                                 f"but params[{k!r}] has shape {p.shape}"
                             )
+        flat = self._flat_arrays(params, grads) if self.elementwise else None
         self.t += 1
         self._begin_step()
+        if flat is not None:
+            self._step(*flat)
+            return
         state, slots, scratch = self.state, self.slots, self._tmp
         for key, p in params.items():
             tmp = scratch.get(key)
             if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
                 tmp = scratch[key] = np.empty_like(p)
             self._step(p, grads[key], tuple([state[s][key] for s in slots]), tmp)
+
+    def _flat_arrays(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]):
+        """``(P, G, slots, tmp)``: 1-D spans holding every parameter, gradient and state array, or None.
+
+        Only when the parameters fill one 1-D buffer end to end, in order, and the gradients another
+        alike. The state is then allocated, or copied once, in the same layout. The answer is
+        cached for as long as the same array objects come back.
+        """
+        ps, gs = list(params.values()), list(grads.values())
+        cached = self._flat
+        if (cached is not None and cached[0] is self.state and len(cached[1]) == len(ps)
+                and all(a is b for a, b in zip(cached[1], ps))
+                and all(a is b for a, b in zip(cached[2], gs))):
+            return cached[3]
+        self._flat = None
+        keys = list(params)
+        if list(grads) != keys:  # the same keys in another order: the spans would pair them wrongly
+            return None
+        p_span, g_span = _span(ps), _span(gs)
+        if p_span is None or g_span is None or p_span[1] != g_span[1] or ps[0].dtype != gs[0].dtype:
+            return None
+        (P, offsets), (G, _) = p_span, g_span
+        slot_spans = []
+        for s in self.slots:
+            arrays = self.state[s]
+            span = _span([arrays[k] for k in keys])
+            if span is None or span[1] != offsets or span[0].dtype != P.dtype:
+                flat = np.zeros_like(P)
+                for k, off in zip(keys, offsets):
+                    view = flat[off:off + params[k].size].reshape(params[k].shape)
+                    view[...] = arrays[k]
+                    arrays[k] = view
+                span = (flat, offsets)
+            slot_spans.append(span[0])
+        result = (P, G, tuple(slot_spans), np.empty_like(P))
+        self._flat = (self.state, ps, gs, result)
+        return result
 
     def _begin_step(self) -> None:
         """Hook run once per update after ``t`` is incremented (Adam's bias correction)."""
@@ -223,6 +276,29 @@ class Optimizer:
         self.t = int(t)
         self.state = state
         self._tmp = {}
+        self._flat = None
+
+
+def _span(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[int]] | None:
+    """The 1-D span of one buffer that ``arrays`` fill end to end, in order, and their offsets; or None."""
+    if not arrays:
+        return None
+    base = arrays[0].base
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    itemsize, start = base.itemsize, base.ctypes.data
+    offsets: list[int] = []
+    first = end = None
+    for a in arrays:
+        if not isinstance(a, np.ndarray) or a.base is not base or not a.flags.c_contiguous:
+            return None
+        off, rest = divmod(a.ctypes.data - start, itemsize)
+        if rest or (end is not None and off != end):
+            return None
+        first = off if first is None else first
+        offsets.append(off - first)
+        end = off + a.size
+    return base[first:end], offsets
 
 
 def _adaptive_step(p: np.ndarray, direction: np.ndarray, h: np.ndarray, lr: float, eps: float,
@@ -243,6 +319,8 @@ class SGD(Optimizer):
     lr : float
         The learning rate (> 0). The textbook's default, 0.01.
     """
+
+    elementwise = True
 
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr)
@@ -265,6 +343,7 @@ class Momentum(Optimizer):
 
     hyperparameters = ("lr", "momentum")
     slots = ("v",)
+    elementwise = True
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
@@ -296,6 +375,8 @@ class Nesterov(Momentum):
         In [0, 1), default 0.9.
     """
 
+    elementwise = True
+
     def _step(self, p, g, slots, tmp):
         (v,) = slots
         v *= self.momentum
@@ -321,6 +402,7 @@ class AdaGrad(Optimizer):
 
     hyperparameters = ("lr", "eps")
     slots = ("h",)
+    elementwise = True
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
         super().__init__(lr)
@@ -350,6 +432,7 @@ class RMSProp(Optimizer):
 
     hyperparameters = ("lr", "decay_rate", "eps")
     slots = ("h",)
+    elementwise = True
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7) -> None:
         super().__init__(lr)
@@ -388,6 +471,7 @@ class Adam(Optimizer):
 
     hyperparameters = ("lr", "beta1", "beta2", "eps")
     slots = ("m", "v")
+    elementwise = True
 
     def __init__(
         self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7

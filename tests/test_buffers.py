@@ -17,6 +17,7 @@ from scratchnet import (
     Sigmoid,
     SoftmaxWithLoss,
     TwoLayerNet,
+    get_optimizer,
     gradient_check,
     sigmoid,
     softmax,
@@ -237,3 +238,84 @@ def test_same_seed_trains_bit_identically_through_the_buffers(optimizer, dtype):
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
         assert a.params[k].dtype == dtype
+
+
+# ------------------------------------------------------------------------------- flat optimiser
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+
+
+def counting_steps(opt) -> list[tuple[int, ...]]:
+    """Record the shape of the parameter array each ``_step`` call of ``opt`` receives."""
+    shapes, step = [], opt._step
+    opt._step = lambda p, *rest: (shapes.append(p.shape), step(p, *rest))
+    return shapes
+
+
+def test_networks_keep_their_parameters_in_one_buffer_and_the_optimizer_steps_once():
+    net = MultiLayerNet(12, [7, 5], 4, use_batchnorm=True, seed=0)
+    bases = {p.base.__array_interface__["data"][0] for p in net.params.values()}
+    assert len(bases) == 1 and all(p.base is not None for p in net.params.values())
+    for name, (layer, key) in net._param_slots.items():  # still the layers' own arrays
+        assert layer.params[key] is net.params[name]
+    opt = get_optimizer("adam")
+    shapes = counting_steps(opt)
+    x, t = data()
+    for _ in range(2):
+        _, grads = net.loss_and_gradient(x, t)
+        opt.update(net.params, grads)
+    assert shapes == [(sum(p.size for p in net.params.values()),)] * 2
+    assert all(opt.state["m"][k].shape == p.shape for k, p in net.params.items())
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_one_step_over_all_parameters_equals_a_step_per_parameter_bit_for_bit(name, tmp_path):
+    rng = np.random.default_rng(8)
+    net = TwoLayerNet(12, 6, 4, seed=0, dtype=np.float32)
+    grads = {k: layer.grads[key] for k, (layer, key) in net._param_slots.items()}  # one buffer too
+    alone = {k: p.copy() for k, p in net.params.items()}  # separate arrays: one step per parameter
+    packed_opt, alone_opt = get_optimizer(name, lr=0.05), get_optimizer(name, lr=0.05)
+    packed_shapes, alone_shapes = counting_steps(packed_opt), counting_steps(alone_opt)
+
+    def steps(n):
+        for _ in range(n):
+            for g in grads.values():
+                g[...] = rng.standard_normal(g.shape)
+            packed_opt.update(net.params, grads)
+            alone_opt.update(alone, {k: g.copy() for k, g in grads.items()})
+            for k in alone:
+                np.testing.assert_array_equal(net.params[k], alone[k])
+
+    steps(3)
+    assert len(packed_shapes) == 3 and len(alone_shapes) == 3 * len(alone)
+    saved = packed_opt.state_dict()
+    for k, v in alone_opt.state_dict().items():
+        np.testing.assert_array_equal(saved[k], v)
+    packed_opt.load_state_dict(saved)  # state as separate arrays again: copied back into one buffer
+    steps(2)
+    assert len(packed_shapes) == 5
+
+
+def test_an_optimizer_with_its_own_step_is_called_per_parameter():
+    class ClipSGD(SGD, register=False):
+        """SGD with each gradient's norm clipped to 1: not elementwise."""
+
+        def _step(self, p, g, slots, tmp):
+            np.multiply(g, self.lr / max(1.0, float(np.linalg.norm(g))), out=tmp)
+            p -= tmp
+
+    net = TwoLayerNet(12, 6, 4, seed=0)
+    opt = ClipSGD(lr=0.1)
+    shapes = counting_steps(opt)
+    x, t = data()
+    _, grads = net.loss_and_gradient(x, t)
+    opt.update(net.params, grads)
+    assert shapes == [p.shape for p in net.params.values()]
+
+
+def test_gradients_given_in_another_key_order_are_still_paired_by_name():
+    p_buf, g_buf = np.zeros(6), np.array([2.0, 2.0, 2.0, 1.0, 1.0, 1.0])
+    params = {"a": p_buf[:3], "b": p_buf[3:]}
+    grads = {"b": g_buf[:3], "a": g_buf[3:]}  # one buffer as well, but laid out b first
+    SGD(lr=1.0).update(params, grads)
+    np.testing.assert_array_equal(params["a"], -1.0)
+    np.testing.assert_array_equal(params["b"], -2.0)
