@@ -282,16 +282,20 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
     return {"median": {k: statistics.median(v) for k, v in times.items()}, "accuracy": acc}
 
 
+def _seconds(x: float) -> str:
+    return f"{x:.3f}" if x >= 0.01 else f"{x:.2g}"  # a smoke run's milliseconds stay visible
+
+
 def format_row(model: Model, threads: int, r: dict) -> list[str]:
     med, acc = r["median"], r["accuracy"]
     ours, floor = med["loop"], med["gemm"]
     torch_s = med.get("torch")
     return [
         model.name, model.dtype, str(threads),
-        f"{ours:.3g}", f"{med['trainer']:.3g}",
-        "-" if torch_s is None else f"{torch_s:.3g}",
+        _seconds(ours), _seconds(med["trainer"]),
+        "-" if torch_s is None else _seconds(torch_s),
         "-" if torch_s is None else f"{ours / torch_s:.2f}",
-        f"{floor:.3g}", f"{ours / floor:.2f}",
+        _seconds(floor), f"{ours / floor:.2f}",
         f"{acc['loop']:.4f}", f"{acc['trainer']:.4f}",
         "-" if "torch" not in acc else f"{acc['torch']:.4f}",
     ]
