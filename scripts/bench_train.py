@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -356,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print("scratchnet against PyTorch: backprop training on the CPU, seconds per epoch "
           f"({args.steps} steps of batch {args.batch_size}), median of {args.epochs} epochs")
-    print("command: python scripts/bench_train.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    given = sys.argv[1:] if argv is None else argv
+    print("command: " + shlex.join(["python", "scripts/bench_train.py", *given]))
     for line in machine_facts(torch):
         print(line)
     print(f"load average (1, 5, 15 min): {load_before} before, {load_after} after")
