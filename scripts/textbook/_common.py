@@ -96,7 +96,11 @@ class Report:
                     tolerance: str) -> bool:
         """Every seed's value lies in [lo, hi]; shows the mean, min and max over the seeds."""
         v = np.asarray(values, dtype=np.float64)
-        ours = f"{v.mean():.4f}" if v.size == 1 else f"{v.mean():.4f} [{v.min():.4f}, {v.max():.4f}] n={v.size}"
+        def num(x: float) -> str:
+            return str(int(x)) if float(x).is_integer() and abs(x) < 1e6 else f"{x:.4f}"
+        ours = num(v.mean())
+        if v.size > 1:
+            ours += f" [{num(v.min())}, {num(v.max())}] n={v.size}"
         return self.check(quantity, book, ours, bool(np.all((v >= lo) & (v <= hi))), tolerance)
 
     def add_file(self, path: Path | None) -> None:
@@ -151,7 +155,8 @@ def _atomic(path: Path, write: Callable[[Any], None], binary: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as f:
+        text = {} if binary else {"newline": "", "encoding": "utf-8"}
+        with os.fdopen(fd, "wb" if binary else "w", **text) as f:
             write(f)
         os.replace(tmp, path)
     except BaseException:
@@ -167,6 +172,11 @@ def write_json(path: Path, obj: Any) -> Path:
             return o.tolist()
         raise TypeError(f"cannot store {type(o).__name__} in JSON")
     return _atomic(path, lambda f: json.dump(obj, f, indent=1, default=default), binary=False)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` (UTF-8), atomically."""
+    return _atomic(path, lambda f: f.write(text), binary=False)
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
@@ -286,7 +296,8 @@ def make_main(run: Callable[[Context], Report], name: str, doc: str | None):
     """Build ``main(argv=None) -> int`` for an experiment: parse flags, run, print numbers and checks."""
     def main(argv: Sequence[str] | None = None) -> int:
         p = argparse.ArgumentParser(description=(doc or name).splitlines()[0])
-        p.add_argument("--out", type=Path, default=None, help=f"output folder (default {DEFAULT_ROOT / name})")
+        p.add_argument("--out", type=Path, default=None,
+                       help=f"output folder (default {DEFAULT_ROOT / name})")
         add_run_flags(p)
         args = p.parse_args(argv)
         ctx = Context(out=args.out or DEFAULT_ROOT / name, quick=args.quick, seeds=seeds_for(args),
@@ -305,24 +316,37 @@ def make_main(run: Callable[[Context], Report], name: str, doc: str | None):
 
 
 # ------------------------------------------------------------------------------ training
-def train(ctx: Context, network, data: Sequence[np.ndarray], tag: str | None = None, **trainer_kwargs):
+def train(ctx: Context, network, data: Sequence[np.ndarray], tag: str | None = None, *,
+          allow_divergence: bool = False, **trainer_kwargs):
     """Train ``network`` with :class:`scratchnet.Trainer` on ``data = (x_train, t_train, x_test, t_test)``.
 
-    Nothing is checkpointed (an experiment is rerun, not resumed). With ``tag``, the loss per step and
+    Nothing is checkpointed (an experiment is rerun, not resumed). In quick mode accuracies are
+    measured on ``QUICK_EVAL_SUBSET`` random train and test images. With ``tag``, the loss per step and
     the accuracies per epoch go to ``<tag>_loss.csv`` and ``<tag>_accuracy.csv`` in ``ctx.out``.
+    With ``allow_divergence``, a loss that becomes NaN or infinite ends training early instead of
+    raising: the result has ``status="diverged"`` and the history up to the last good step.
 
     Returns
     -------
     scratchnet.trainer.TrainResult
     """
     from scratchnet import Trainer
+    from scratchnet.trainer import TrainingDiverged, TrainResult
 
     if ctx.quick and min(len(data[0]), len(data[2])) > QUICK_EVAL_SUBSET:
         trainer_kwargs.setdefault("eval_subset", QUICK_EVAL_SUBSET)
     trainer = Trainer(network, *data, save=False, progress=ctx.progress, **trainer_kwargs)
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except TrainingDiverged:
+        if not allow_divergence:
+            raise
+        last = trainer.history["eval"][-1]
+        result = TrainResult("diverged", trainer.step, trainer.step / trainer.steps_per_epoch, math.nan,
+                             last["train_acc"], last["test_acc"], math.nan, None, None, trainer.history)
     if tag is not None:
         write_csv(ctx.out / f"{tag}_loss.csv", ["step", "loss"], enumerate(result.history["loss"], 1))
         keys = ["step", "epoch", "train_acc", "test_acc"]
-        write_csv(ctx.out / f"{tag}_accuracy.csv", keys, ([e[k] for k in keys] for e in result.history["eval"]))
+        write_csv(ctx.out / f"{tag}_accuracy.csv", keys,
+                  ([e[k] for k in keys] for e in result.history["eval"]))
     return result

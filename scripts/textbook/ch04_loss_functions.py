@@ -16,7 +16,8 @@ from scratchnet import cross_entropy_error, mean_squared_error
 from textbook._common import Context, Report, load_mnist_arrays, write_json
 
 NAME = "ch04_loss_functions"
-BOOK = {"mse_y1": 0.09750000000000003, "mse_y2": 0.5975, "ce_y1": 0.510825457099338, "ce_y2": 2.302584092994546}
+BOOK = {"mse_y1": 0.09750000000000003, "mse_y2": 0.5975,
+        "ce_y1": 0.510825457099338, "ce_y2": 2.302584092994546}
 BOOK_SHAPES = {"x_train": (60000, 784), "t_train": (60000, 10), "x_batch": (10, 784), "t_batch": (10, 10)}
 
 #: The book's two outputs of a 10-class network and the teacher "this image is a 2".

@@ -53,7 +53,8 @@ def run(ctx: Context) -> Report:
         x = np.arange(0.0, 20.0, 0.1)
         slope = numerical_diff(function_1, 5.0)
         ax_tangent.plot(x, function_1(x), label="f(x) = 0.01x² + 0.1x")
-        ax_tangent.plot(x, slope * (x - 5.0) + function_1(5.0), "--", label=f"tangent at 5 (slope {slope:.4f})")
+        ax_tangent.plot(x, slope * (x - 5.0) + function_1(5.0), "--",
+                        label=f"tangent at 5 (slope {slope:.4f})")
         ax_tangent.set_xlabel("x")
         ax_tangent.set_ylabel("f(x)")
         ax_tangent.legend()

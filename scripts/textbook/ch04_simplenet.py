@@ -56,7 +56,8 @@ def run(ctx: Context) -> Report:
     report.check("rel error of dW against x^T (softmax(xW) - t)", "< 1e-9", f"{err:.2e}", err < 1e-9, "1e-9")
     report.check("each row of dW sums to 0", "0", f"{np.abs(dW.sum(axis=1)).max():.1e}",
                  np.abs(dW.sum(axis=1)).max() < 1e-6, "1e-6")
-    report.numbers = {"W": net.W.tolist(), "predict(x)": p.tolist(), "loss": net.loss(x, t), "dW": dW.tolist()}
+    report.numbers = {"W": net.W.tolist(), "predict(x)": p.tolist(), "loss": net.loss(x, t),
+                      "dW": dW.tolist()}
     report.add_file(write_json(ctx.out / "simplenet.json", report.numbers))
     return report
 

@@ -61,7 +61,8 @@ def run(ctx: Context) -> Report:
     report.check("sigmoid Xavier stays spread: std of layer-5 outputs", "spread", f"{spread:.3f}",
                  spread > 0.05, "> 0.05")
     report.check("ReLU: He keeps the scale, Xavier and 0.01 shrink it", "He > Xavier > 0.01",
-                 f"{relu_he:.3g} > {relu_xavier:.3g} > {relu_small:.1e}", relu_he > relu_xavier > relu_small, "order")
+                 f"{relu_he:.3g} > {relu_xavier:.3g} > {relu_small:.1e}", relu_he > relu_xavier > relu_small,
+                 "order")
     report.add_file(write_json(ctx.out / "summary.json", report.numbers))
     bins = np.linspace(0, 1, 31)
     rows = []
@@ -69,8 +70,8 @@ def run(ctx: Context) -> Report:
         for i, a in enumerate(layers, 1):
             counts, _ = np.histogram(a, bins=bins if key.startswith("sigmoid") else np.linspace(0, 1.5, 31))
             rows.append((key, i, *counts))
-    report.add_file(write_csv(ctx.out / "histograms.csv", ["setting", "layer", *(f"bin{i}" for i in range(30))],
-                              rows))
+    header = ["setting", "layer", *(f"bin{i}" for i in range(30))]
+    report.add_file(write_csv(ctx.out / "histograms.csv", header, rows))
 
     def draw(fig):
         axes = fig.subplots(len(runs), N_LAYERS, sharey="row")

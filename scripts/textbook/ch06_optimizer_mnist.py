@@ -1,6 +1,6 @@
 """Chapter 6: SGD, Momentum, AdaGrad and Adam training the same deep network on MNIST.
 
-    python scripts/textbook/ch06_optimizer_mnist.py [--quick] [--seeds 0 1 2] [--out runs/textbook/ch06_optimizer_mnist]
+    python scripts/textbook/ch06_optimizer_mnist.py [--quick] [--seeds 0 1 2] [--out DIR]
 
 As in the book: 784-100-100-100-100-10 ReLU networks with He initialisation, batches of 128,
 2000 steps, each optimiser with the book's defaults (SGD lr 0.01, Momentum lr 0.01 and 0.9,

@@ -1,6 +1,6 @@
 """Chapter 6: the initial weights' scale decides whether a deep ReLU network learns at all.
 
-    python scripts/textbook/ch06_weight_init.py [--quick] [--seeds 0 1 2] [--out runs/textbook/ch06_weight_init]
+    python scripts/textbook/ch06_weight_init.py [--quick] [--seeds 0 1 2] [--out DIR]
 
 As in the book: 784-100-100-100-100-10 ReLU networks, SGD lr 0.01, batches of 128, 2000 steps,
 initial weights with std 0.01, Xavier (sqrt(1/n)) or He (sqrt(2/n)). Mean of the last 100 losses:
@@ -49,7 +49,8 @@ def run(ctx: Context) -> Report:
                            batch_size=BATCH_SIZE, iters=iters, seed=seed)
             losses[label][seed] = result.history["loss"]
     means = {label: [mean_last(losses[label][s]) for s in ctx.seeds] for label in INITS}
-    report.numbers["mean of the last 100 losses by seed"] = {k: [round(m, 4) for m in v] for k, v in means.items()}
+    report.numbers["mean of the last 100 losses by seed"] = {
+        k: [round(m, 4) for m in v] for k, v in means.items()}
 
     report.check_seeds("std=0.01 mean of last 100 losses (learns nothing)", 2.30, means["std=0.01"],
                        2.30 - STUCK_TOL, 2.30 + STUCK_TOL, f"±{STUCK_TOL} every seed")
