@@ -64,22 +64,22 @@ def run(ctx: Context) -> Report:
                  f"{relu_he:.3g} > {relu_xavier:.3g} > {relu_small:.1e}", relu_he > relu_xavier > relu_small,
                  "order")
     report.add_file(write_json(ctx.out / "summary.json", report.numbers))
-    bins = np.linspace(0, 1, 31)
-    rows = []
+    histograms = {}  # (setting, layer) -> (counts, edges)
     for key, layers in runs.items():
+        upper = 1.0 if key.startswith("sigmoid") else 1.5
         for i, a in enumerate(layers, 1):
-            counts, _ = np.histogram(a, bins=bins if key.startswith("sigmoid") else np.linspace(0, 1.5, 31))
-            rows.append((key, i, *counts))
-    header = ["setting", "layer", *(f"bin{i}" for i in range(30))]
+            histograms[key, i] = np.histogram(a, bins=30, range=(0.0, upper))
+    header = ["setting", "layer", "upper_edge", *(f"bin{i}" for i in range(30))]
+    rows = [(key, i, edges[-1], *counts) for (key, i), (counts, edges) in histograms.items()]
     report.add_file(write_csv(ctx.out / "histograms.csv", header, rows))
 
     def draw(fig):
         axes = fig.subplots(len(runs), N_LAYERS, sharey="row")
-        for r, (key, layers) in enumerate(runs.items()):
-            for i, a in enumerate(layers):
+        for r, key in enumerate(runs):
+            for i in range(N_LAYERS):
+                counts, edges = histograms[key, i + 1]
                 ax = axes[r, i]
-                upper = 1 if key.startswith("sigmoid") else 1.5
-                ax.hist(a.ravel(), bins=30, range=(0, upper), color="tab:blue")
+                ax.stairs(counts, edges, fill=True, color="tab:blue")
                 ax.set_title(f"{i + 1}-layer", fontsize=8)
                 ax.tick_params(labelsize=6)
             axes[r, 0].set_ylabel(key, fontsize=8)
