@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         module = importlib.import_module(f"textbook.{name}")
         ctx = Context(out=root / name, quick=args.quick, seeds=seeds, progress=args.progress,
-                      blas_threads=args.blas_threads or None)
+                      blas_threads=args.blas_threads or None, figures=args.figures)
         print(f"== {name}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_checks(checks)
     print(f"\n{len(checks) - len(failed)} of {len(checks)} checks within tolerance; {mode} run, seeds "
           f"{' '.join(map(str, seeds))}, {total:.0f} s; outputs in {root}")
-    if not has_matplotlib():
+    if args.figures and not has_matplotlib():
         print("no figures: matplotlib is not installed (pip install -e '.[plot]')")
     root.mkdir(parents=True, exist_ok=True)
     write_text(root / "summary.md", markdown(checks) + "\n")

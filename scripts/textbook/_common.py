@@ -145,9 +145,20 @@ class Context:
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     progress: bool = False
     blas_threads: int | None = 1
+    figures: bool = True
 
     def log(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+
+    def figure(self, name: str, draw: Callable[[Any], None], figsize=(8, 5)) -> Path | None:
+        """Draw ``name`` (a PNG in ``out``) with :func:`figure`; None when figures are off or impossible."""
+        return figure(self.out / name, draw, figsize) if self.figures else None
+
+    def curves(self, name: str, history: dict) -> Path | None:
+        """The Trainer's loss and accuracy curves of ``history`` as the PNG ``name`` in ``out``."""
+        from scratchnet.trainer import plot_history
+
+        return plot_history(history, self.out / name) if self.figures else None
 
 
 # ------------------------------------------------------------------------------ files
@@ -281,6 +292,7 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    help=f"seeds of trained experiments (default {' '.join(map(str, DEFAULT_SEEDS))}; "
                         "--quick: the first one)")
     p.add_argument("--progress", action="store_true", help="progress bars of training on stderr")
+    p.add_argument("--no-figures", dest="figures", action="store_false", help="skip the PNG figures")
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads (default 1, fastest for these small matrices on a shared machine; "
                         "0: leave BLAS alone)")
@@ -301,7 +313,7 @@ def make_main(run: Callable[[Context], Report], name: str, doc: str | None):
         add_run_flags(p)
         args = p.parse_args(argv)
         ctx = Context(out=args.out or DEFAULT_ROOT / name, quick=args.quick, seeds=seeds_for(args),
-                      progress=args.progress, blas_threads=args.blas_threads or None)
+                      progress=args.progress, blas_threads=args.blas_threads or None, figures=args.figures)
         report = run_timed(run, ctx)
         for key, value in report.numbers.items():
             print(f"{key}: {_fmt(value) if not isinstance(value, dict) else json.dumps(value)}")
@@ -309,7 +321,7 @@ def make_main(run: Callable[[Context], Report], name: str, doc: str | None):
         print_checks(report.checks)
         written = sorted(p.name for p in ctx.out.iterdir() if not p.name.startswith("."))
         print(f"\n{report.wall_s:.1f} s; wrote into {ctx.out}: {', '.join(written)}")
-        if not has_matplotlib():
+        if ctx.figures and not has_matplotlib():
             print(f"no figure: matplotlib is not installed ({PLOT_HINT})")
         return 0 if report.ok else 1
     return main

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from scratchnet import identity_function, relu, sigmoid, softmax, step_function
-from textbook._common import Context, Report, figure, make_main, write_json
+from textbook._common import Context, Report, make_main, write_json
 
 NAME = "ch03_forward"
 
@@ -60,7 +60,7 @@ def run(ctx: Context) -> Report:
         ax.set_ylabel("h(a)")
         ax.set_title("chapter 3 activation functions")
         ax.legend()
-    report.add_file(figure(ctx.out / "activations.png", draw))
+    report.add_file(ctx.figure("activations.png", draw))
     return report
 
 

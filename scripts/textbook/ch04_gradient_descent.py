@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from scratchnet import gradient_descent
-from textbook._common import Context, Report, figure, make_main, write_csv, write_json
+from textbook._common import Context, Report, make_main, write_csv, write_json
 
 NAME = "ch04_gradient_descent"
 
@@ -54,7 +54,7 @@ def run(ctx: Context) -> Report:
         ax.set_xlabel("x0")
         ax.set_ylabel("x1")
         ax.set_title("gradient descent on x0² + x1², lr 0.1, from (−3, 4)")
-    report.add_file(figure(ctx.out / "gradient_descent.png", draw, figsize=(6, 6)))
+    report.add_file(ctx.figure("gradient_descent.png", draw, figsize=(6, 6)))
     return report
 
 

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from scratchnet import numerical_diff, numerical_gradient
-from textbook._common import Context, Report, figure, make_main, write_csv, write_json
+from textbook._common import Context, Report, make_main, write_csv, write_json
 
 NAME = "ch04_numerical_diff"
 
@@ -62,7 +62,7 @@ def run(ctx: Context) -> Report:
         ax_field.set_xlabel("x0")
         ax_field.set_ylabel("x1")
         ax_field.set_title("−∇(x0² + x1²)")
-    report.add_file(figure(ctx.out / "numerical_diff.png", draw, figsize=(11, 4.5)))
+    report.add_file(ctx.figure("numerical_diff.png", draw, figsize=(11, 4.5)))
     return report
 
 

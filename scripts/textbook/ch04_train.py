@@ -17,7 +17,6 @@ import sys
 import numpy as np
 
 from scratchnet import TwoLayerNet
-from scratchnet.trainer import plot_history
 from textbook._common import TOLERANCES, Context, Report, load_mnist_arrays, make_main, train
 
 NAME = "ch04_train"
@@ -42,7 +41,7 @@ def run(ctx: Context) -> Report:
         result = train(ctx, make_net(seed), data, f"backprop_seed{seed}", iters=iters, seed=seed, **common)
         accs[seed] = (result.train_acc, result.test_acc)
         if seed == ctx.seeds[0]:
-            report.add_file(plot_history(result.history, ctx.out / "curves_backprop.png"))
+            report.add_file(ctx.curves("curves_backprop.png", result.history))
     report.numbers["backprop (train_acc, test_acc) by seed"] = {str(s): a for s, a in accs.items()}
     test = [a[1] for a in accs.values()]
     if ctx.quick:
@@ -70,7 +69,7 @@ def run(ctx: Context) -> Report:
                        grad="numerical", **common)
         report.numbers["numerical (train_acc, test_acc, wall_s)"] = (result.train_acc, result.test_acc,
                                                                     round(result.wall_time_s, 1))
-        report.add_file(plot_history(result.history, ctx.out / "curves_numerical.png"))
+        report.add_file(ctx.curves("curves_numerical.png", result.history))
         report.check_seeds(f"test accuracy, numerical gradient (seed {seed})", BOOK_TEST_ACC,
                            [result.test_acc], BOOK_TEST_ACC - tol, BOOK_TEST_ACC + tol, f"±{tol}")
     return report

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 
 from scratchnet import TwoLayerNet
-from scratchnet.trainer import plot_history
 from textbook._common import TOLERANCES, Context, Report, load_mnist_arrays, make_main, train
 
 NAME = "ch05_train_relu"
@@ -32,7 +31,7 @@ def run(ctx: Context) -> Report:
                        batch_size=100, iters=iters, seed=seed)
         accs[seed] = (result.train_acc, result.test_acc)
         if seed == ctx.seeds[0]:
-            report.add_file(plot_history(result.history, ctx.out / "curves.png"))
+            report.add_file(ctx.curves("curves.png", result.history))
     report.numbers["(train_acc, test_acc) by seed"] = {str(s): a for s, a in accs.items()}
     train_accs, test_accs = [a[0] for a in accs.values()], [a[1] for a in accs.values()]
     tol = TOLERANCES["accuracy"]

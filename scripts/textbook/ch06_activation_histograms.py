@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from scratchnet import relu, sigmoid
-from textbook._common import Context, Report, figure, make_main, write_csv, write_json
+from textbook._common import Context, Report, make_main, write_csv, write_json
 
 NAME = "ch06_activation_histograms"
 N_SAMPLES, N_UNITS, N_LAYERS = 1000, 100, 5
@@ -83,7 +83,7 @@ def run(ctx: Context) -> Report:
                 ax.set_title(f"{i + 1}-layer", fontsize=8)
                 ax.tick_params(labelsize=6)
             axes[r, 0].set_ylabel(key, fontsize=8)
-    report.add_file(figure(ctx.out / "activation_histograms.png", draw, figsize=(12, 12)))
+    report.add_file(ctx.figure("activation_histograms.png", draw, figsize=(12, 12)))
     return report
 
 

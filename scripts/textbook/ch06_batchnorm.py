@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from scratchnet import MultiLayerNet
-from textbook._common import Context, Report, figure, load_mnist_arrays, make_main, train, write_csv
+from textbook._common import Context, Report, load_mnist_arrays, make_main, train, write_csv
 
 NAME = "ch06_batchnorm"
 TRAIN_SIZE, BATCH_SIZE, EPOCHS, QUICK_EPOCHS = 1000, 100, 20, 5
@@ -80,7 +80,7 @@ def run(ctx: Context) -> Report:
         axes[0, 0].legend(fontsize=8)
         fig.supxlabel("epoch")
         fig.supylabel("training accuracy")
-    report.add_file(figure(ctx.out / "batchnorm.png", draw, figsize=(10, 9 if not ctx.quick else 3)))
+    report.add_file(ctx.figure("batchnorm.png", draw, figsize=(10, 9 if not ctx.quick else 3)))
     return report
 
 

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 from scratchnet import Dropout, MultiLayerNet
-from textbook._common import Context, Report, figure, make_main, train
+from textbook._common import Context, Report, make_main, train
 from textbook.ch06_overfit_weight_decay import BATCH_SIZE, small_data
 
 NAME = "ch06_dropout"
@@ -66,7 +66,7 @@ def run(ctx: Context) -> Report:
             ax.set_ylim(0, 1.02)
             ax.legend(loc="lower right")
         fig.supylabel("accuracy")
-    report.add_file(figure(ctx.out / "dropout.png", draw, figsize=(10, 4)))
+    report.add_file(ctx.figure("dropout.png", draw, figsize=(10, 4)))
     return report
 
 

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from scratchnet import MultiLayerNet
-from textbook._common import Context, Report, figure, load_mnist_arrays, make_main, train, write_csv
+from textbook._common import Context, Report, load_mnist_arrays, make_main, train, write_csv
 
 NAME = "ch06_hyperparameter_search"
 TRAIN_SIZE, VALIDATION_RATE, BATCH_SIZE = 500, 0.20, 100
@@ -94,7 +94,7 @@ def run(ctx: Context) -> Report:
             ax.tick_params(labelsize=6)
         fig.supxlabel("epoch")
         fig.supylabel("validation accuracy")
-    report.add_file(figure(ctx.out / "hyperparameter_search.png", draw, figsize=(10, 8)))
+    report.add_file(ctx.figure("hyperparameter_search.png", draw, figsize=(10, 8)))
     return report
 
 

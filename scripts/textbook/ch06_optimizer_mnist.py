@@ -22,7 +22,6 @@ from textbook._common import (
     TOLERANCES,
     Context,
     Report,
-    figure,
     load_mnist_arrays,
     make_main,
     mean_last,
@@ -87,7 +86,7 @@ def run(ctx: Context) -> Report:
         ax.set_ylim(0, 1)
         ax.set_title(f"optimisers on MNIST, 784-[100x4]-10 ReLU, seed {seed}")
         ax.legend()
-    report.add_file(figure(ctx.out / "optimizer_mnist.png", draw))
+    report.add_file(ctx.figure("optimizer_mnist.png", draw))
     return report
 
 

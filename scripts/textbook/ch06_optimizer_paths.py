@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from scratchnet import get_optimizer
-from textbook._common import Context, Report, figure, make_main, write_csv, write_json
+from textbook._common import Context, Report, make_main, write_csv, write_json
 
 NAME = "ch06_optimizer_paths"
 START = (-7.0, 2.0)
@@ -70,7 +70,7 @@ def run(ctx: Context) -> Report:
             ax.set_title(f"{name} (lr {LEARNING_RATES[name]})")
             ax.set_xlabel("x")
             ax.set_ylabel("y")
-    report.add_file(figure(ctx.out / "optimizer_paths.png", draw, figsize=(9, 8)))
+    report.add_file(ctx.figure("optimizer_paths.png", draw, figsize=(9, 8)))
     return report
 
 

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from scratchnet import MultiLayerNet
-from textbook._common import Context, Report, figure, load_mnist_arrays, make_main, train
+from textbook._common import Context, Report, load_mnist_arrays, make_main, train
 
 NAME = "ch06_overfit_weight_decay"
 TRAIN_SIZE, BATCH_SIZE, EPOCHS, QUICK_EPOCHS = 300, 100, 201, 100
@@ -72,7 +72,7 @@ def run(ctx: Context) -> Report:
             ax.set_ylim(0, 1.02)
             ax.legend(loc="lower right")
         fig.supylabel("accuracy")
-    report.add_file(figure(ctx.out / "overfit_weight_decay.png", draw, figsize=(10, 4)))
+    report.add_file(ctx.figure("overfit_weight_decay.png", draw, figsize=(10, 4)))
     return report
 
 

@@ -20,7 +20,6 @@ from textbook._common import (
     TOLERANCES,
     Context,
     Report,
-    figure,
     load_mnist_arrays,
     make_main,
     mean_last,
@@ -80,7 +79,7 @@ def run(ctx: Context) -> Report:
         ax.set_ylim(0, 2.5)
         ax.set_title(f"weight initialisation, 784-[100x4]-10 ReLU, SGD lr 0.01, seed {seed}")
         ax.legend()
-    report.add_file(figure(ctx.out / "weight_init.png", draw))
+    report.add_file(ctx.figure("weight_init.png", draw))
     return report
 
 
