@@ -21,7 +21,7 @@ import numpy as np
 
 from scratchnet import Dropout, MultiLayerNet
 from textbook._common import Context, Report, make_main, train
-from textbook.ch06_overfit_weight_decay import BATCH_SIZE, small_data
+from textbook.ch06_overfit_weight_decay import BATCH_SIZE, accuracy_figure, small_data
 
 NAME = "ch06_dropout"
 EPOCHS, QUICK_EPOCHS = 301, 100
@@ -54,19 +54,9 @@ def run(ctx: Context) -> Report:
                  " / ".join(f"{a:.3f} -> {b:.3f}" for a, b in zip(gaps[False], gaps[True])),
                  all(b < a for a, b in zip(gaps[False], gaps[True])), "every seed")
 
-    def draw(fig):
-        seed = ctx.seeds[0]
-        for ax, use_dropout in zip(fig.subplots(1, 2, sharey=True), (False, True)):
-            evals = histories[seed, use_dropout]["eval"]
-            epoch = [e["epoch"] for e in evals]
-            ax.plot(epoch, [e["train_acc"] for e in evals], label="train")
-            ax.plot(epoch, [e["test_acc"] for e in evals], "--", label="test")
-            ax.set_title(f"dropout ratio {DROPOUT_RATIO}" if use_dropout else "no dropout")
-            ax.set_xlabel("epoch")
-            ax.set_ylim(0, 1.02)
-            ax.legend(loc="lower right")
-        fig.supylabel("accuracy")
-    report.add_file(ctx.figure("dropout.png", draw, figsize=(10, 4)))
+    report.add_file(accuracy_figure(ctx, "dropout.png", {
+        "no dropout": histories[ctx.seeds[0], False],
+        f"dropout ratio {DROPOUT_RATIO}": histories[ctx.seeds[0], True]}))
     return report
 
 

@@ -13,6 +13,7 @@ float32 networks. ``--quick``: 100 epochs, 2000 test images, the gap order only.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -60,20 +61,25 @@ def run(ctx: Context) -> Report:
         report.check_seeds("train accuracy with lambda 0.1", "< 1.0", decay_train, 0.0, 0.9999,
                            "< 1 every seed")
 
+    report.add_file(accuracy_figure(ctx, "overfit_weight_decay.png", {
+        f"weight decay lambda = {lam:g}": histories[ctx.seeds[0], lam] for lam in LAMBDAS}))
+    return report
+
+
+def accuracy_figure(ctx: Context, name: str, histories: dict[str, dict]) -> Path | None:
+    """Train and test accuracy per epoch, one panel per titled history (the book's figures 6-20 to 6-23)."""
     def draw(fig):
-        seed = ctx.seeds[0]
-        for ax, lam in zip(fig.subplots(1, 2, sharey=True), LAMBDAS):
-            evals = histories[seed, lam]["eval"]
+        for ax, (title, history) in zip(fig.subplots(1, len(histories), sharey=True), histories.items()):
+            evals = history["eval"]
             epoch = [e["epoch"] for e in evals]
             ax.plot(epoch, [e["train_acc"] for e in evals], label="train")
             ax.plot(epoch, [e["test_acc"] for e in evals], "--", label="test")
-            ax.set_title(f"weight decay lambda = {lam:g}")
+            ax.set_title(f"{title} (seed {ctx.seeds[0]})")
             ax.set_xlabel("epoch")
             ax.set_ylim(0, 1.02)
             ax.legend(loc="lower right")
         fig.supylabel("accuracy")
-    report.add_file(ctx.figure("overfit_weight_decay.png", draw, figsize=(10, 4)))
-    return report
+    return ctx.figure(name, draw, figsize=(10, 4))
 
 
 main = make_main(run, NAME, __doc__)
