@@ -73,8 +73,8 @@ def select(only: Sequence[str] | None) -> list[str]:
 def markdown(checks: Sequence[Check]) -> str:
     lines = ["| experiment | quantity | book | ours | tolerance | ok |", "|---|---|---|---|---|---|"]
     for c in checks:
-        ok = "yes" if c.ok else "**NO**"
-        lines.append(f"| {c.experiment} | {c.quantity} | {c.book} | {c.ours} | {c.tolerance} | {ok} |")
+        cells = [c.experiment, c.quantity, c.book, c.ours, c.tolerance, "yes" if c.ok else "**NO**"]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
 
 

@@ -98,3 +98,10 @@ def test_without_matplotlib_a_script_succeeds_and_says_how_to_get_figures(
     assert ch04_gradient_descent.main(["--out", str(tmp_path)]) == 0
     assert "pip install -e '.[plot]'" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.png")) and (tmp_path / "paths.csv").is_file()
+
+
+def test_markdown_table_escapes_pipes_in_cells():
+    from textbook._common import Check
+
+    table = REPRODUCE["markdown"]([Check("ch04_train", "max |dW|", "0", "1e-10", True, "1e-6")])
+    assert table.splitlines()[-1] == "| ch04_train | max \\|dW\\| | 0 | 1e-10 | 1e-6 | yes |"
