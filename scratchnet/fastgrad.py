@@ -210,18 +210,21 @@ def _loss_delta(
     # log-sum-exp(z + dz) - log-sum-exp(z) = log(sum_c p_c exp(dz_c)) = log1p(sum_c p_c expm1(dz_c))
     np.expm1(dz, out=dz)
     s = np.matmul(p[:, None, :], dz)[:, 0, :]
-    return _finish_loss_delta(spec, s, dz_target, p_target)
+    return _finish_loss_delta(spec, s, dz_target, p_target[:, None])
 
 
 def _finish_loss_delta(
     spec: MLPSpec, s: np.ndarray, dz_target: np.ndarray, p_target: np.ndarray
 ) -> np.ndarray:
-    """From s = sum_c p_c expm1(dz_c) (M, J), overwritten, to the change of the loss (M, J)."""
+    """From s = sum_c p_c expm1(dz_c) (..., M, J), overwritten, to the change of the loss.
+
+    ``p_target`` is each sample's probability of its label, shaped to broadcast against ``s``.
+    """
     r = np.log1p(s, out=s)
     if spec.loss == "fused":
         return np.subtract(r, dz_target, out=r)
     # textbook: -log(p'_t + d) + log(p_t + d) with p'_t = p_t exp(dz_t - r)
-    pt = p_target[:, None]
+    pt = p_target
     q = np.expm1(np.subtract(dz_target, r, out=r), out=r)
     q *= pt / (pt + CROSS_ENTROPY_DELTA)
     return np.negative(np.log1p(q, out=q), out=q)
@@ -267,23 +270,17 @@ def _distinct_inputs(x: np.ndarray):
         How many non-zero inputs each feature (and the bias, last) has.
     """
     N, D = x.shape
-    xa = np.concatenate([x, np.ones((N, 1))], axis=1)
-    order = np.argsort(xa, axis=1, kind="stable")
-    sorted_vals = np.take_along_axis(xa, order, axis=1)
-    new = np.ones_like(sorted_vals, dtype=bool)
-    new[:, 1:] = sorted_vals[:, 1:] != sorted_vals[:, :-1]
-    new &= sorted_vals != 0
-    uid_sorted = np.cumsum(new.ravel()).reshape(N, D + 1) - 1  # id of each entry's distinct value
-    uid = np.empty_like(uid_sorted)
-    np.put_along_axis(uid, order, uid_sorted, axis=1)
-    flat_new = np.flatnonzero(new.ravel())
-    rows = flat_new // (D + 1)
-    values = sorted_vals.ravel()[flat_new]
-    nz_t = xa.T != 0  # (D+1, N): feature-major, so each feature's samples are contiguous
-    owner = uid.T[nz_t]
-    counts = nz_t.sum(axis=1)
+    xa_t = np.concatenate([x, np.ones((N, 1))], axis=1).T  # feature-major: a feature's samples are adjacent
+    feature, sample = np.nonzero(xa_t)
+    # (sample, value) pairs as complex numbers, which np.unique orders by sample, then value
+    keys = np.empty(feature.size, dtype=np.complex128)
+    keys.real = sample
+    keys.imag = xa_t[feature, sample]
+    distinct, owner = np.unique(keys, return_inverse=True)
+    counts = np.bincount(feature, minlength=D + 1)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return rows.astype(np.intp), values, owner.astype(np.intp), starts.astype(np.intp), counts
+    rows, values = distinct.real.astype(np.intp), distinct.imag.copy()
+    return rows, values, owner.astype(np.intp), starts.astype(np.intp), counts
 
 
 def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, threads: int):
@@ -292,7 +289,7 @@ def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
     rows, values, owner, starts, counts = _distinct_inputs(x)
     J = W64[layer].shape[1]
     widest = max(W.shape[1] for W in W64[layer + 1 :])
-    chunk = max(1, _CHUNK_ELEMENTS // (J * widest))
+    chunk = max(1, _CHUNK_ELEMENTS // (2 * J * widest))  # both signs at once
     bounds = [(s, min(s + chunk, rows.size)) for s in range(0, rows.size, chunk)]
     D = np.empty((rows.size, J))
     local = threading.local()
@@ -316,14 +313,17 @@ def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
 
 
 class _Workspace:
-    """Buffers one thread reuses across chunks, so the hot loop allocates nothing."""
+    """Buffers one thread reuses across chunks, so the hot loop allocates nothing.
+
+    Axis 0 of each is the sign of the step (+h, -h): both are evaluated in the same operations.
+    """
 
     def __init__(self, rows: int, classes: int, width: int) -> None:
-        self.dz = np.empty((rows, classes, width))
-        self.s = np.empty((rows, 1, width))
+        self.dz = np.empty((2, rows, classes, width))
+        self.s = np.empty((2, rows, 1, width))
         self.base = np.empty((rows, width))
-        self.moved = np.empty((rows, width))
-        self.dz_t = np.empty((rows, width))
+        self.moved = np.empty((2, rows, width))
+        self.dz_t = np.empty((2, rows, width))
 
 
 def _rank1_delta(
@@ -345,29 +345,26 @@ def _rank1_delta(
     name = spec.activations[layer]
     WT = fw.last_T  # (C, J)
     labels = fw.labels[rows]
-    p = fw.p[rows]
+    p = fw.p[rows]  # (M, C)
     pt = p[np.arange(M), labels]
     a = fw.pre[layer][rows]  # (M, J)
     base = ws.base[:M]
     np.copyto(base, a)
     _activate_(name, base)
-    for sign in (1.0, -1.0):
-        # every column j is its own experiment: column j of the pre-activation moves by +-h * value
-        moved = ws.moved[:M]
-        np.multiply(values[:, None], sign * h, out=moved)
-        moved += a
-        _activate_(name, moved)
-        moved -= base
-        dz = ws.dz[:M]
-        np.multiply(moved[:, None, :], WT[None, :, :], out=dz)
-        dz_t = np.multiply(moved, WT[labels], out=ws.dz_t[:M])
-        np.expm1(dz, out=dz)
-        s = np.matmul(p[:, None, :], dz, out=ws.s[:M])[:, 0, :]
-        d = _finish_loss_delta(spec, s, dz_t, pt)
-        if sign > 0:
-            out[...] = d
-        else:
-            out -= d
+    # every column j is its own experiment: column j of the pre-activation moves by +-h * value
+    moved = ws.moved[:, :M]
+    np.multiply(values[:, None], h, out=moved[0])
+    np.negative(moved[0], out=moved[1])
+    moved += a
+    _activate_(name, moved)
+    moved -= base
+    dz = ws.dz[:, :M]  # (2, M, C, J)
+    np.multiply(moved[:, :, None, :], WT, out=dz)
+    dz_t = np.multiply(moved, WT[labels], out=ws.dz_t[:, :M])
+    np.expm1(dz, out=dz)
+    s = np.matmul(p[:, None, :], dz, out=ws.s[:, :M])[:, :, 0, :]  # (2, M, J)
+    d = _finish_loss_delta(spec, s, dz_t, pt[:, None])
+    np.subtract(d[0], d[1], out=out)
 
 
 def _distinct_delta(
@@ -411,13 +408,15 @@ def _run(work, bounds, threads: int) -> None:
         for lo, hi in bounds:
             work(lo, hi)
         return
-    with _one_blas_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         for f in [pool.submit(work, lo, hi) for lo, hi in bounds]:
             f.result()
 
 
 def _one_blas_thread():
-    """Hold BLAS to one thread while our own threads run (an idle OpenBLAS worker spins)."""
+    """Hold BLAS to one thread while the fast path runs: its parallelism is its own thread pool, and
+    an idle OpenBLAS worker spins on a core that pool needs (threadpoolctl, a dependency of the
+    project but not of the math: without it the result is the same, only slower)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # optional: without it the result is the same, only slower
@@ -459,6 +458,11 @@ def mlp_numerical_gradient(spec: MLPSpec, x, t, h: float = 1e-4, *, threads: int
     if threads < 1:
         raise ValueError(f"threads: expected at least 1, got {threads}")
     W64, b64, x64, labels = _prepare(spec, x, t)
+    with _one_blas_thread():  # our own threads do the parallel work; BLAS calls here are small
+        return _gradient(spec, W64, b64, x64, labels, h, threads)
+
+
+def _gradient(spec: MLPSpec, W64, b64, x64, labels, h: float, threads: int):
     fw = _forward(spec, W64, b64, x64, labels)
     N = x64.shape[0]
     grads = []

@@ -34,9 +34,9 @@ TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000}
 DEFAULT_ITERS = 10_000
 #: The learning rate when --lr is not given: chapter 4's 0.1 for SGD, the optimiser's own default otherwise.
 DEFAULT_SGD_LR = 0.1
-#: The gradient source when --grad is not given. Backprop until the fast numerical gradient lands
-#: (its own issue), which makes the textbook's chapter 4 default, "numerical", practical.
-DEFAULT_GRAD = "backprop"
+#: The gradient source when --grad is not given: the textbook's chapter 4 trains by numerical
+#: gradient, which scratchnet's fast finite differences (scratchnet.fastgrad) make practical.
+DEFAULT_GRAD = "numerical"
 #: Flags that may change when resuming; the others must stay as the run was started.
 RESUMABLE = {"epochs", "iters", "resume", "progress", "data_dir"}
 
@@ -96,7 +96,7 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
 
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, default=default(None),
-                        help="train this many epochs (an epoch is train_size / batch_size steps)")
+                        help="train this many epochs (an epoch is train_size / batch_size steps, rounded up)")
     length.add_argument("--iters", type=_positive_int, default=default(None),
                         help=f"train this many steps (default {DEFAULT_ITERS}, the textbook's)")
     p.add_argument("--batch-size", type=_positive_int, default=default(100),

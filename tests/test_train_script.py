@@ -55,7 +55,7 @@ def test_defaults_are_the_textbook_chapter_4_run(train):
     args = train.parse_args([])
     assert (args.iters, args.epochs, args.batch_size, args.lr) == (10_000, None, 100, 0.1)
     assert (args.optimizer, args.hidden, args.activation) == ("sgd", [50], "sigmoid")
-    assert (args.grad, args.dtype, args.dataset, args.seed) == ("backprop", "float64", "mnist", 0)
+    assert (args.grad, args.dtype, args.dataset, args.seed) == ("numerical", "float64", "mnist", 0)
     net = train.build_network(args, 784, 10)
     assert isinstance(net, TwoLayerNet)
     assert repr(net) == ("TwoLayerNet(input_size=784, hidden_size=50, output_size=10, activation='sigmoid', "
@@ -124,7 +124,7 @@ def test_a_short_real_run_prints_results_and_writes_the_run(train, mnist_env, tm
 
 def test_resume_through_the_script_is_bit_identical(train, mnist_env, tmp_path, capsys):
     common = ["--batch-size", "2000", "--eval-subset", "300", "--optimizer", "momentum", "--lr", "0.05",
-              "--no-progress"]
+              "--grad", "backprop", "--no-progress"]
     with threadpool_limits(1):
         assert train.main(["--epochs", "2", "--out", str(tmp_path / "a"), *common]) == 0
         assert train.main(["--epochs", "1", "--out", str(tmp_path / "b"), *common]) == 0
@@ -150,7 +150,7 @@ def test_resume_through_the_script_is_bit_identical(train, mnist_env, tmp_path, 
 def test_resume_refuses_changed_settings(train, mnist_env, tmp_path, capsys):
     run = tmp_path / "run"
     assert train.main(["--iters", "5", "--batch-size", "2000", "--eval-subset", "100", "--out", str(run),
-                       "--no-progress"]) == 0
+                       "--grad", "backprop", "--no-progress"]) == 0
     with pytest.raises(SystemExit):
         train.main(["--resume", str(run), "--lr", "0.5", "--iters", "10"])
     assert "--lr (the run used 0.1)" in capsys.readouterr().err
@@ -170,7 +170,7 @@ def test_ctrl_c_exits_cleanly_and_the_run_resumes(train, mnist_env, tmp_path, ca
     run = tmp_path / "run"
     monkeypatch.setattr(train, "Trainer", Interrupted)
     code = train.main(["--iters", "8", "--batch-size", "2000", "--eval-subset", "100", "--out", str(run),
-                       "--no-progress"])
+                       "--grad", "backprop", "--no-progress"])
     captured = capsys.readouterr()
     assert code == 130
     assert "stopped by Ctrl-C after step 4" in captured.err
