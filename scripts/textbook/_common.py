@@ -82,7 +82,7 @@ class Report:
         """
         b = [book] if isinstance(book, str) else list(book)
         o = np.atleast_1d(np.asarray(ours, dtype=np.float64)).ravel()
-        ok = len(b) == o.size and all(abs(float(p) - v) <= 0.5 * _last_unit(p) * (1 + 1e-9)
+        ok = len(b) == o.size and all(abs(float(p) - v) <= TOLERANCES["printed"] * _last_unit(p) * (1 + 1e-9)
                                       for p, v in zip(b, o))
         shown = [_like(p, v) for p, v in zip(b, o)]
         return self.check(quantity, b if len(b) > 1 else b[0], shown if len(shown) > 1 else shown[0], ok,
@@ -286,7 +286,7 @@ def run_timed(run: Callable[[Context], Report], ctx: Context) -> Report:
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """--quick, --seeds, --progress: shared by each experiment and scripts/reproduce.py."""
+    """--quick, --seeds, --progress, --no-figures, --blas-threads: for each experiment and reproduce.py."""
     p.add_argument("--quick", action="store_true", help="a reduced version (seconds, for CI)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help=f"seeds of trained experiments (default {' '.join(map(str, DEFAULT_SEEDS))}; "
