@@ -270,23 +270,17 @@ def _distinct_inputs(x: np.ndarray):
         How many non-zero inputs each feature (and the bias, last) has.
     """
     N, D = x.shape
-    xa = np.concatenate([x, np.ones((N, 1))], axis=1)
-    order = np.argsort(xa, axis=1, kind="stable")
-    sorted_vals = np.take_along_axis(xa, order, axis=1)
-    new = np.ones_like(sorted_vals, dtype=bool)
-    new[:, 1:] = sorted_vals[:, 1:] != sorted_vals[:, :-1]
-    new &= sorted_vals != 0
-    uid_sorted = np.cumsum(new.ravel()).reshape(N, D + 1) - 1  # id of each entry's distinct value
-    uid = np.empty_like(uid_sorted)
-    np.put_along_axis(uid, order, uid_sorted, axis=1)
-    flat_new = np.flatnonzero(new.ravel())
-    rows = flat_new // (D + 1)
-    values = sorted_vals.ravel()[flat_new]
-    nz_t = xa.T != 0  # (D+1, N): feature-major, so each feature's samples are contiguous
-    owner = uid.T[nz_t]
-    counts = nz_t.sum(axis=1)
+    xa_t = np.concatenate([x, np.ones((N, 1))], axis=1).T  # feature-major: a feature's samples are adjacent
+    feature, sample = np.nonzero(xa_t)
+    # (sample, value) pairs as complex numbers, which np.unique orders by sample, then value
+    keys = np.empty(feature.size, dtype=np.complex128)
+    keys.real = sample
+    keys.imag = xa_t[feature, sample]
+    distinct, owner = np.unique(keys, return_inverse=True)
+    counts = np.bincount(feature, minlength=D + 1)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return rows.astype(np.intp), values, owner.astype(np.intp), starts.astype(np.intp), counts
+    rows, values = distinct.real.astype(np.intp), distinct.imag.copy()
+    return rows, values, owner.astype(np.intp), starts.astype(np.intp), counts
 
 
 def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, threads: int):
@@ -414,13 +408,15 @@ def _run(work, bounds, threads: int) -> None:
         for lo, hi in bounds:
             work(lo, hi)
         return
-    with _one_blas_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         for f in [pool.submit(work, lo, hi) for lo, hi in bounds]:
             f.result()
 
 
 def _one_blas_thread():
-    """Hold BLAS to one thread while our own threads run (an idle OpenBLAS worker spins)."""
+    """Hold BLAS to one thread while the fast path runs: its parallelism is its own thread pool, and
+    an idle OpenBLAS worker spins on a core that pool needs (threadpoolctl, a dependency of the
+    project but not of the math: without it the result is the same, only slower)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # optional: without it the result is the same, only slower
@@ -462,6 +458,11 @@ def mlp_numerical_gradient(spec: MLPSpec, x, t, h: float = 1e-4, *, threads: int
     if threads < 1:
         raise ValueError(f"threads: expected at least 1, got {threads}")
     W64, b64, x64, labels = _prepare(spec, x, t)
+    with _one_blas_thread():  # our own threads do the parallel work; BLAS calls here are small
+        return _gradient(spec, W64, b64, x64, labels, h, threads)
+
+
+def _gradient(spec: MLPSpec, W64, b64, x64, labels, h: float, threads: int):
     fw = _forward(spec, W64, b64, x64, labels)
     N = x64.shape[0]
     grads = []
