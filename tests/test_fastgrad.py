@@ -162,3 +162,61 @@ def test_bad_inputs():
         mlp_numerical_gradient(spec, x, np.full((3, 2), 0.5))
     with pytest.raises(ValueError, match=r"h: expected a positive step"):
         mlp_numerical_gradient(spec, x, t, h=-1.0)
+
+
+# --- the series form of sum_c p_c expm1(dz_c) ----------------------------------------------------
+
+
+def test_series_length_grows_with_the_step_and_gives_up_when_long():
+    from scratchnet.fastgrad import _series_terms
+
+    assert _series_terms(0.0) == 1
+    lengths = [_series_terms(z) for z in (1e-6, 1e-4, 1e-2, 1e-1)]
+    assert lengths == sorted(lengths) and lengths[0] >= 2
+    assert _series_terms(1.0) is None  # 20 terms would be needed: expm1 is evaluated instead
+
+
+def test_series_and_expm1_forms_agree_to_rounding(monkeypatch):
+    import scratchnet.fastgrad as fastgrad
+
+    spec = make_spec([30, 12, 5], ["sigmoid"], scale=0.5)
+    x, t = make_batch(20, 30, 5)
+    calls = []
+    real = fastgrad._series_moments
+    monkeypatch.setattr(fastgrad, "_series_moments", lambda *args: calls.append(real(*args)) or calls[-1])
+    with_series = mlp_numerical_gradient(spec, x, t)
+    assert calls and calls[0] is not None  # the series was used
+    monkeypatch.setattr(fastgrad, "_series_moments", lambda *args: None)
+    with_expm1 = mlp_numerical_gradient(spec, x, t)
+    assert max_diff(with_series, with_expm1) <= 1e-13
+
+
+@pytest.mark.parametrize("loss", ["fused", "textbook"])
+def test_large_steps_fall_back_to_expm1_and_still_agree(loss):
+    # inputs of 1e3 with h = 1e-4 move the logits by up to ~0.1 * |W|: too far for a short series
+    spec = make_spec([6, 4, 3], ["relu"], loss=loss, scale=2.0)
+    x, t = make_batch(5, 6, 3)
+    x *= 1e3
+    fast = mlp_numerical_gradient(spec, x, t)
+    scale = max(1.0, max(np.abs(g).max() for g, _ in fast))
+    assert max_diff(fast, naive_gradient(spec, x, t)) <= 1e-8 * scale
+
+
+def test_it_is_the_finite_difference_not_the_derivative():
+    # With a coarse h the central difference is far from the derivative; the fast path must follow
+    # the loop there, truncation error and all, not backprop.
+    spec = make_spec([6, 4], [])
+    x, t = make_batch(8, 6, 4)
+    h = 0.05
+    (dW, db), = mlp_numerical_gradient(spec, x, t, h=h)
+    (lW, lb), = naive_gradient(spec, x, t, h=h)
+    z = x @ spec.weights[0] + spec.biases[0]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    exact = x.T @ ((p - np.eye(4)[t]) / 8)
+    assert np.abs(dW - lW).max() <= 1e-10
+    assert np.abs(dW - exact).max() >= 1e-5
+    spec2 = make_spec([8, 5, 3], ["sigmoid"])
+    x2, t2 = make_batch(6, 8, 3)
+    fast = mlp_numerical_gradient(spec2, x2, t2, h=h)
+    assert max_diff(fast, naive_gradient(spec2, x2, t2, h=h)) <= 1e-10
