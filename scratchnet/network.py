@@ -21,12 +21,12 @@ import inspect
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
 
 from ._checks import as_float_array, as_generator, check_labels
+from ._io import atomic_write
 from ._table import format_table
 from .fastgrad import mlp_numerical_gradient, network_spec
 from .gradient import numerical_gradient
@@ -407,16 +407,8 @@ class Sequential:
         The archive is written to a temporary file beside ``path`` and renamed over it, so a crash
         never leaves a half-written file under the final name.
         """
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.state_dict())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        state = self.state_dict()
+        atomic_write(os.path.abspath(os.fspath(path)), lambda f: np.savez(f, **state), binary=True)
 
     def load(self, path: str | os.PathLike) -> None:
         """Load parameters saved by :meth:`save` (``allow_pickle=False``), strictly; see load_state_dict."""

@@ -27,14 +27,12 @@ installed and skipped otherwise.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import os
 import platform
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ._io import atomic_write
 from .gradcheck import GradCheckResult, _require_float64, _row
 from .optimizers import Optimizer, get_optimizer
 
@@ -127,24 +126,6 @@ def library_versions() -> dict[str, Any]:
     return versions
 
 
-def _atomic_write(path: Path, write: Callable[[io.IOBase], None], binary: bool) -> None:
-    """Write ``path`` through a temporary file in the same folder, then ``os.replace`` it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        text = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with os.fdopen(fd, "wb" if binary else "w", **text) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _json_default(obj: Any) -> Any:
     # NumPy scalars and paths in a caller's config: store their plain value.
     if isinstance(obj, np.generic):
@@ -155,7 +136,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    _atomic_write(path, lambda f: json.dump(obj, f, indent=1, default=_json_default), binary=False)
+    atomic_write(path, lambda f: json.dump(obj, f, indent=1, default=_json_default), binary=False)
 
 
 def plot_history(history: Mapping[str, Any], path: str | os.PathLike) -> Path | None:
@@ -205,7 +186,7 @@ def plot_history(history: Mapping[str, Any], path: str | os.PathLike) -> Path | 
     ax_acc.set_title("accuracy")
     ax_acc.legend(loc="lower right")
     ax_acc.grid(alpha=0.3)
-    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
     return path
 
 
@@ -764,8 +745,8 @@ class Trainer:
             w.writerow(cols)
             w.writerows([repr(e[c]) for c in cols] for e in self.evals)
 
-        _atomic_write(d / "loss.csv", loss_csv, binary=False)
-        _atomic_write(d / "accuracy.csv", acc_csv, binary=False)
+        atomic_write(d / "loss.csv", loss_csv, binary=False)
+        atomic_write(d / "accuracy.csv", acc_csv, binary=False)
         curves = None
         if plot:
             curves = plot_history(self.history, d / "curves.png")
@@ -809,7 +790,7 @@ class Trainer:
         if self._train_eval_idx is not None:
             arrays["eval.train_idx"] = self._train_eval_idx
             arrays["eval.test_idx"] = self._test_eval_idx
-        _atomic_write(self.run_dir / "checkpoint.npz", lambda f: np.savez(f, **arrays), binary=True)
+        atomic_write(self.run_dir / "checkpoint.npz", lambda f: np.savez(f, **arrays), binary=True)
         # A readable copy of the metadata; resuming reads the .npz only.
         _write_json(self.run_dir / "checkpoint.json", meta)
 

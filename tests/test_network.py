@@ -388,3 +388,17 @@ def test_plain_sgd_on_loss_and_gradient_fits_a_small_batch(name):
             net.params[key] -= 0.5 * g
     assert net.loss(x, t) < 0.5 * first
     assert net.accuracy(x, t) >= 0.5  # chance is 0.25; dropout keeps the widest fits from 1.0
+
+
+def test_save_gives_ordinary_permissions_and_leaves_no_temporary_file(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        TwoLayerNet(4, 3, 2, seed=0).save(tmp_path / "net.npz")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "net.npz").stat().st_mode)
+    assert mode == 0o644  # not mkstemp's private 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["net.npz"]
