@@ -371,12 +371,20 @@ class _Workspace:
     """
 
     def __init__(self, rows: int, classes: int, width: int) -> None:
-        self.dz = np.empty((2, rows, classes, width))
-        self.s = np.empty((2, rows, 1, width))
+        self._shape = (rows, classes, width)
+        self._dz: np.ndarray | None = None
         self.base = np.empty((rows, width))
         self.moved = np.empty((2, rows, width))
         self.dz_t = np.empty((2, rows, width))
         self.series = np.empty((2, rows, width))
+
+    def logits_buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """(2, rows, C, J) and (2, rows, 1, J) for the expm1 form, made on first use only."""
+        if self._dz is None:
+            rows, classes, width = self._shape
+            self._dz = np.empty((2, rows, classes, width))
+            self._s = np.empty((2, rows, 1, width))
+        return self._dz, self._s
 
 
 def _rank1_delta(
@@ -420,10 +428,11 @@ def _rank1_delta(
             s += nu[rows]
             s *= moved
     else:
-        dz = ws.dz[:, :M]  # (2, M, C, J)
+        dz_buf, s_buf = ws.logits_buffers()
+        dz = dz_buf[:, :M]  # (2, M, C, J)
         np.multiply(moved[:, :, None, :], WT, out=dz)
         np.expm1(dz, out=dz)
-        s = np.matmul(p[:, None, :], dz, out=ws.s[:, :M])[:, :, 0, :]  # (2, M, J)
+        s = np.matmul(p[:, None, :], dz, out=s_buf[:, :M])[:, :, 0, :]  # (2, M, J)
     d = _finish_loss_delta(spec, s, dz_t, pt[:, None])
     np.subtract(d[0], d[1], out=out)
 
