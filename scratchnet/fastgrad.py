@@ -268,14 +268,9 @@ def _last_layer_delta(spec: MLPSpec, fw: _Forward, h: float) -> tuple[np.ndarray
     pt = fw.p[np.arange(N), fw.labels]
     for sign in (1.0, -1.0):
         step = sign * h * xa  # (N, D+1): the move of logit j for perturbing W[i, j]
-        # log-sum-exp moves by log1p(p_j expm1(step)); the target logit moves by step where j == t
-        r = np.log1p(fw.p[:, None, :] * np.expm1(step)[:, :, None])  # (N, D+1, C)
-        if spec.loss == "fused":
-            d = r - step[:, :, None] * onehot[:, None, :]
-        else:
-            dzt = step[:, :, None] * onehot[:, None, :]
-            ptb = pt[:, None, None]
-            d = -np.log1p(np.expm1(dzt - r) * (ptb / (ptb + CROSS_ENTROPY_DELTA)))
+        # only logit j moves: sum_c p_c expm1(dz_c) = p_j expm1(step); the target moves where j == t
+        s = fw.p[:, None, :] * np.expm1(step)[:, :, None]  # (N, D+1, C)
+        d = _finish_loss_delta(spec, s, step[:, :, None] * onehot[:, None, :], pt[:, None, None])
         total += sign * d.sum(axis=0)
     return total[:-1], total[-1]
 
@@ -440,7 +435,11 @@ def _rank1_delta(
 def _distinct_delta(
     spec: MLPSpec, W64, fw: _Forward, layer: int, rows: np.ndarray, values: np.ndarray, h: float
 ) -> np.ndarray:
-    """(d+ - d-) for M (sample, input value) pairs and all J columns of ``layer``: shape (M, J)."""
+    """(d+ - d-) for M (sample, input value) pairs and all J columns of ``layer``: shape (M, J).
+
+    For a hidden layer with at least one more hidden layer above it (the one just below the logits
+    goes through ``_rank1_delta``).
+    """
     act = _ACTIVATIONS[spec.activations[layer]]
     a = fw.pre[layer][rows]  # (M, J)
     base = act(a)
@@ -452,22 +451,16 @@ def _distinct_delta(
     for sign in (1.0, -1.0):
         # every column j is its own experiment: column j of the pre-activation moves by +-h * value
         moved = act(a + (sign * h) * values[:, None]) - base  # (M, J): the one moved column
-        if layer + 1 == last:
-            # the logits move by a rank-1 change: moved[m, j] * W[j, :]; classes on axis 1
-            WT = fw.last_T
-            dz = moved[:, None, :] * WT[None, :, :]  # (M, C, J)
-            dz_t = moved * WT[labels]
-        else:
-            nxt = layer + 1
-            dz = moved[:, :, None] * W64[nxt][None, :, :]  # rank-1 change of the next pre-activation
-            while nxt < last:  # push the dense change through the remaining layers
-                act_n = _ACTIVATIONS[spec.activations[nxt]]
-                a_n = fw.pre[nxt][rows][:, None, :]
-                dx = act_n(a_n + dz) - act_n(a_n)
-                nxt += 1
-                dz = dx @ W64[nxt]  # (M, J, C) at the end
-            dz_t = np.take_along_axis(dz, labels[:, None, None], axis=2)[..., 0]
-            dz = dz.transpose(0, 2, 1)
+        nxt = layer + 1
+        dz = moved[:, :, None] * W64[nxt][None, :, :]  # rank-1 change of the next pre-activation
+        while nxt < last:  # push the dense change through the remaining layers
+            act_n = _ACTIVATIONS[spec.activations[nxt]]
+            a_n = fw.pre[nxt][rows][:, None, :]
+            dx = act_n(a_n + dz) - act_n(a_n)
+            nxt += 1
+            dz = dx @ W64[nxt]  # (M, J, C) at the end
+        dz_t = np.take_along_axis(dz, labels[:, None, None], axis=2)[..., 0]
+        dz = dz.transpose(0, 2, 1)
         d = _loss_delta(spec, dz, p, dz_t, pt)
         out = d if out is None else np.subtract(out, d, out=out)
     return out
