@@ -36,7 +36,6 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +43,7 @@ import numpy as np
 from ._checks import as_float_array, check_labels, check_nonempty_batch
 from .functions import log_softmax, relu, sigmoid
 from .losses import CROSS_ENTROPY_DELTA
+from .util import blas_threads
 
 __all__ = ["MLPSpec", "mlp_numerical_gradient", "mlp_loss", "network_spec", "default_threads"]
 
@@ -476,17 +476,6 @@ def _run(work, bounds, threads: int) -> None:
             f.result()
 
 
-def _one_blas_thread():
-    """Hold BLAS to one thread while the fast path runs: its parallelism is its own thread pool, and
-    an idle OpenBLAS worker spins on a core that pool needs (threadpoolctl, a dependency of the
-    project but not of the math: without it the result is the same, only slower)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it the result is the same, only slower
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def default_threads() -> int:
     """Threads the fast path uses by default: the CPUs this process may run on, at most 4."""
     try:
@@ -521,7 +510,7 @@ def mlp_numerical_gradient(spec: MLPSpec, x, t, h: float = 1e-4, *, threads: int
     if threads < 1:
         raise ValueError(f"threads: expected at least 1, got {threads}")
     W64, b64, x64, labels = _prepare(spec, x, t)
-    with _one_blas_thread():  # our own threads do the parallel work; BLAS calls here are small
+    with blas_threads(1):  # our own threads do the parallel work; BLAS calls here are small
         return _gradient(spec, W64, b64, x64, labels, h, threads)
 
 

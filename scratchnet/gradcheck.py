@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import as_float_array
-from ._table import format_table
 from .gradient import numerical_gradient
+from .util import format_table
 
 __all__ = ["rel_error", "GradCheckRow", "GradCheckResult", "gradient_check", "check_layer"]
 

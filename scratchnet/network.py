@@ -27,10 +27,10 @@ import numpy as np
 
 from ._checks import as_float_array, as_generator, check_labels
 from ._io import atomic_write
-from ._table import format_table
 from .fastgrad import mlp_numerical_gradient, network_spec
 from .gradient import numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from .util import format_table
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
 

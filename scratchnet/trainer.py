@@ -46,6 +46,7 @@ import numpy as np
 from ._io import atomic_write
 from .gradcheck import GradCheckResult, _require_float64, _row
 from .optimizers import Optimizer, get_optimizer
+from .util import blas_libraries
 
 __all__ = [
     "Trainer",
@@ -113,16 +114,9 @@ def library_versions() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        pass
-    else:
-        versions["blas"] = [
-            {k: info.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-            for info in threadpool_info()
-            if info.get("user_api") == "blas"
-        ]
+    blas = blas_libraries()
+    if blas:
+        versions["blas"] = blas
     return versions
 
 

@@ -25,24 +25,12 @@ import numpy as np
 from dataset.mnist import load_mnist
 from scratchnet.gradient import numerical_gradient
 from scratchnet.network import MultiLayerNet, TwoLayerNet
-
-
-def _limits(threads: int):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        raise SystemExit("this benchmark needs threadpoolctl: pip install threadpoolctl") from None
-    return threadpool_limits(limits=threads, user_api="blas")
+from scratchnet.util import blas_libraries, blas_threads
 
 
 def _blas_description() -> str:
-    from threadpoolctl import threadpool_info
-
-    libs = [
-        f"{i['internal_api']} {i.get('version') or ''} ({i.get('architecture') or '?'})"
-        for i in threadpool_info()
-        if i["user_api"] == "blas"
-    ]
+    libs = [f"{i['internal_api']} {i.get('version') or ''} ({i.get('architecture') or '?'})"
+            for i in blas_libraries()]
     return ", ".join(libs) or "none found"
 
 
@@ -97,7 +85,7 @@ def compare(label: str, net, x, t, thread_counts, repeat: int, book_style: bool 
     for threads in thread_counts:
         print(f"[{label}] textbook loop, {threads} thread(s): {net_size(net)} parameters x 2 losses ...",
               file=sys.stderr, flush=True)
-        with _limits(threads):
+        with blas_threads(threads, required=True):
             naive_s, naive = _time_once(lambda: net.numerical_gradient(x, t, method="naive"))
             book_s = _time_once(lambda: book_style_loop(net, x, t))[0] if book_style else None
             fast_s = _median_time(lambda n=threads: net.numerical_gradient(x, t, method="fast", threads=n),

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scratchnet._table import format_table
 from scratchnet.network import TwoLayerNet
 from scratchnet.optimizers import get_optimizer
 from scratchnet.trainer import Trainer
+from scratchnet.util import blas_threads, format_table
 
 TORCH_HINT = "pip install torch==2.13.0"
 
@@ -68,14 +68,6 @@ MODELS = [
     Model(100, "relu", "adam", 0.001),
     Model(50, "sigmoid", "sgd", 0.1, dtype="float64"),
 ]
-
-
-def _blas_limits(threads: int):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        raise SystemExit("this benchmark needs threadpoolctl: pip install threadpoolctl") from None
-    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def machine_facts(torch) -> list[str]:
@@ -265,7 +257,7 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
         sides["torch"] = TorchLoop(torch, model, sides["loop"].net, x_train, t_train)
     sides["gemm"] = GemmFloor(model, x_train, args.batch_size)
     times: dict[str, list[float]] = {k: [] for k in sides}
-    with _blas_limits(threads):
+    with blas_threads(threads, required=True):
         if torch is not None:
             torch.set_num_threads(threads)
         for e, indices in enumerate(schedule):

@@ -9,7 +9,6 @@ exits 1 if any is outside its tolerance. ``scripts/reproduce.py`` calls ``run`` 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import io
 import json
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.trainer import PLOT_HINT
+from scratchnet.util import blas_threads, format_table
 
 #: The default root of every experiment's output folder.
 DEFAULT_ROOT = Path("runs") / "textbook"
@@ -241,7 +241,6 @@ def mean_last(losses: Sequence[float], n: int = 100) -> float:
 # ------------------------------------------------------------------------------ output
 def print_checks(checks: Sequence[Check], file=None) -> None:
     """A table: experiment, quantity, the book's number, ours, tolerance, within it or not."""
-    from scratchnet._table import format_table
 
     rows = [("experiment", "quantity", "book", "ours", "tolerance", "ok")]
     rows += [(c.experiment, c.quantity, c.book, c.ours, c.tolerance, "yes" if c.ok else "NO") for c in checks]
@@ -255,24 +254,6 @@ def finish(report: Report, ctx: Context) -> Report:
         "wall_s": report.wall_s, "numbers": report.numbers, "checks": [asdict(c) for c in report.checks],
     })))
     return report
-
-
-def blas_threads(n: int | None):
-    """A context holding BLAS to ``n`` threads (threadpoolctl), or doing nothing when n is None.
-
-    Small matrices on a busy machine train several times faster on one BLAS thread than on two
-    (measured here: 1.9 ms against 11-25 ms per step of the chapter 6 network on 2 shared cores),
-    because an idle BLAS worker spins while waiting for a core.
-    """
-    if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        print("threadpoolctl is not installed: BLAS uses its default threads "
-              "(pip install threadpoolctl, or set OPENBLAS_NUM_THREADS)", file=sys.stderr)
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
 
 
 def run_timed(run: Callable[[Context], Report], ctx: Context) -> Report:
