@@ -22,11 +22,13 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import requests
+import urllib3
 from tqdm import tqdm
 
 from .specs import DatasetSpec, IdxFile
@@ -209,7 +211,10 @@ class HttpMirrorSource(Source):
     def _download(self, url: str, f: IdxFile, folder: Path) -> bytes:
         limit = max_blob_size(f)
         headers = {"User-Agent": "scratchnet-dataset/0.1 (python-requests)"}
-        with requests.get(url, stream=True, timeout=self.timeout, headers=headers) as r:
+        deadline = time.monotonic() + self.max_seconds
+        # No single wait may outlast the whole download's deadline either.
+        timeout = (min(self.timeout[0], self.max_seconds), min(self.timeout[1], self.max_seconds))
+        with requests.get(url, stream=True, timeout=timeout, headers=headers) as r:
             if r.status_code != 200:
                 raise SourceError(f"{url}: HTTP {r.status_code} {r.reason}")
             ctype = r.headers.get("Content-Type", "")
@@ -219,7 +224,6 @@ class HttpMirrorSource(Source):
             length = int(length) if length.isdigit() else None
             if length is not None and length > limit:
                 raise SourceError(f"{url}: expected at most {limit} bytes, server announces {length}")
-            start = time.monotonic()
             with (
                 PartFile(folder, f.filename) as part,
                 tqdm(
@@ -234,12 +238,10 @@ class HttpMirrorSource(Source):
                 ) as bar,
             ):
                 got = 0
-                for chunk in r.iter_content(chunk_size=1 << 16):
+                for chunk in _chunks(r, deadline, url, self.max_seconds):
                     got += len(chunk)
                     if got > limit:
                         raise SourceError(f"{url}: expected at most {limit} bytes, got more")
-                    if time.monotonic() - start > self.max_seconds:
-                        raise SourceError(f"{url}: download took longer than {self.max_seconds:g} s")
                     part.write(chunk)
                     bar.update(len(chunk))
                 # With a Content-Encoding, requests decodes it and the length counts the encoded bytes.
@@ -253,6 +255,30 @@ class HttpMirrorSource(Source):
                     raise SourceError(str(e)) from None
                 part.commit(folder / stored_name(f, blob))
         return data
+
+
+def _chunks(r: requests.Response, deadline: float, url: str, max_seconds: float) -> Iterator[bytes]:
+    """The body of ``r`` as it arrives, checking ``deadline`` after every socket read.
+
+    ``read1`` returns whatever one read gave (one byte from a trickling server), where
+    ``iter_content`` would wait for a whole chunk; so bytes sent slowly cannot extend the deadline.
+    """
+    while True:
+        if time.monotonic() > deadline:
+            raise SourceError(f"{url}: download took longer than {max_seconds:g} s (the deadline)")
+        try:  # the translations requests' iter_content makes, so reasons read the same
+            chunk = r.raw.read1(1 << 16, decode_content=True)
+        except urllib3.exceptions.ProtocolError as e:
+            raise requests.exceptions.ChunkedEncodingError(e) from None
+        except urllib3.exceptions.DecodeError as e:
+            raise requests.exceptions.ContentDecodingError(e) from None
+        except urllib3.exceptions.ReadTimeoutError as e:
+            raise requests.ConnectionError(e) from None
+        except urllib3.exceptions.SSLError as e:
+            raise requests.exceptions.SSLError(e) from None
+        if not chunk:
+            return
+        yield chunk
 
 
 def _innermost(e: BaseException) -> str:

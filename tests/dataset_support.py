@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -109,8 +110,11 @@ class MirrorServer:
     ``/truncated/`` the first half of the .gz (a consistent Content-Length); ``/short/`` announces the
     whole length and closes after half; ``/stall/`` sends headers and 100 bytes, then stalls;
     ``/stall-headers/`` stalls before answering; ``/wrong/`` a valid .gz of other bytes;
-    ``/huge/`` announces a length far above any MNIST file.
+    ``/huge/`` announces a length far above any MNIST file; ``/trickle/`` sends the .gz one byte
+    every 20 ms (each read succeeds, so no read timeout fires) and gives up after ``trickle_for`` s.
     """
+
+    trickle_for = 3.0
 
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files = files
@@ -185,6 +189,17 @@ class _Handler(BaseHTTPRequestHandler):
             mirror.release.wait(10)
         elif route == "wrong":
             self._send(200, gzip.compress(raw[:-1] + bytes([raw[-1] ^ 1]), mtime=0))
+        elif route == "trickle":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(gz)))
+            self.end_headers()
+            stop = time.monotonic() + mirror.trickle_for
+            for i in range(len(gz)):
+                if mirror.release.is_set() or time.monotonic() > stop:
+                    break
+                self.wfile.write(gz[i : i + 1])
+                self.wfile.flush()
+                time.sleep(0.02)
         elif route == "huge":
             self._send(200, gz[:10], length=10**12)
         else:

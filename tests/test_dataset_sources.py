@@ -6,6 +6,7 @@ import shutil
 import stat
 import sys
 import tarfile
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from dataset_support import MirrorServer, isolate_loader_env, make_small_set
 
 from dataset import MNIST, DatasetUnavailableError, download, load_mnist
+from dataset.sources import HttpMirrorSource, fetch_files
 from dataset.store import PartFile, array_path, atomic_write_bytes, read_manifest
 
 
@@ -291,3 +293,20 @@ def test_normalised_images_load_even_when_their_cache_cannot_be_written(small, t
         x_train * np.float32(255), small.arrays["x_train"].reshape(len(x_train), -1)
     )
     assert _leftovers(cache) == []
+
+
+def test_a_trickling_mirror_hits_the_total_deadline(online, server, small, cache):
+    """One byte every 20 ms never trips the read timeout; the deadline is checked after every read."""
+    folder = cache / "tiny"
+    folder.mkdir(parents=True)
+    spec = small.spec()
+    trickle = HttpMirrorSource(server.url("trickle"), timeout=(1.0, 1.0), max_seconds=0.4, progress=False)
+    start = time.monotonic()
+    result = fetch_files(spec, folder, [trickle, HttpMirrorSource(server.url("good"), progress=False)])
+    took = time.monotonic() - start
+    first = result.failures[0]
+    assert first.source == trickle.label and first.filename == "train-images-idx3-ubyte"
+    assert "train-images-idx3-ubyte.gz: download took longer than 0.4 s" in first.reason
+    assert took < server.trickle_for  # the deadline, not the server giving up, ended it
+    assert set(result.origins.values()) == {f"mirror {server.url('good')}"}
+    assert _leftovers(folder) == []
