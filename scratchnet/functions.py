@@ -77,6 +77,20 @@ def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
     return x - m
 
 
+def _check_classes(x, axis) -> np.ndarray:
+    """``x`` as a float array with a non-empty class axis ``axis`` (softmax of no classes is undefined)."""
+    x = as_float_array("x", x)
+    if x.ndim == 0:
+        raise ValueError("x: expected at least one axis of classes, got a 0-d array")
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis: expected an int, got {type(axis).__name__} {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis: expected an axis of x (shape {x.shape}), got {axis}")
+    if x.shape[axis] == 0:
+        raise ValueError(f"x: expected at least one class along axis {axis}, got shape {x.shape}")
+    return x
+
+
 def softmax(x, axis: int = -1) -> np.ndarray:
     """Softmax along ``axis`` (the last by default), stable for any magnitude of logits.
 
@@ -92,9 +106,7 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     ndarray of x's shape and float dtype; each slice along ``axis`` sums to 1. Entries of -inf
     give exactly 0; softmax([1e4, -1e4, 0]) is [1, 0, 0] with no overflow warning.
     """
-    x = as_float_array("x", x)
-    if x.ndim == 0:
-        raise ValueError("x: expected at least one axis of classes, got a 0-d array")
+    x = _check_classes(x, axis)
     e = np.exp(_shifted(x, axis))
     with np.errstate(invalid="ignore"):  # a row of all -inf: 0/0 -> NaN, deliberately
         return e / np.sum(e, axis=axis, keepdims=True)
@@ -107,9 +119,7 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
     -------
     ndarray of x's shape and float dtype; -inf where x is -inf.
     """
-    x = as_float_array("x", x)
-    if x.ndim == 0:
-        raise ValueError("x: expected at least one axis of classes, got a 0-d array")
+    x = _check_classes(x, axis)
     s = _shifted(x, axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._checks import check_callable
+from .optimizers import _check_real  # the validator SGD uses for lr: one home for it
 
 __all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]
 
@@ -33,8 +34,7 @@ def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> fl
         (f(x + h) - f(x - h)) / (2h). For f(x) = 0.01x^2 + 0.1x at 5 this is 0.1999999999990898.
     """
     check_callable("f", f)
-    if not h > 0:
-        raise ValueError(f"h: expected a positive step, got {h}")
+    _check_step(h)
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -70,8 +70,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         )
     if not x.flags.writeable:
         raise ValueError("x: expected a writeable array (it is perturbed in place), got a read-only one")
-    if not h > 0:
-        raise ValueError(f"h: expected a positive step, got {h}")
+    _check_step(h)
 
     grad = np.zeros_like(x)
     flat_grad = grad.reshape(-1)
@@ -84,8 +83,28 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
             fxh2 = f(x)
         finally:
             x[idx] = original
-        flat_grad[i] = (fxh1 - fxh2) / (2 * h)
+        flat_grad[i] = (_real_value(fxh1) - _real_value(fxh2)) / (2 * h)
     return grad
+
+
+def _check_step(h) -> None:
+    """Refuse a step that is not a positive, finite real number ("abc", NaN, inf, 0, True)."""
+    if isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, float, np.integer, np.floating)):
+        raise TypeError(f"h: expected a positive step (a real number), got {type(h).__name__} {h!r}")
+    if not (np.isfinite(h) and h > 0):
+        raise ValueError(f"h: expected a positive step, got {h}")
+
+
+def _real_value(v):
+    """``f(x)`` checked to be one real number (a loss), not a vector, None or a string."""
+    if type(v) is float:  # the common case, at no cost
+        return v
+    a = np.asarray(v) if v is not None else None
+    if a is None or a.dtype.kind not in "iuf":
+        raise TypeError(f"f: expected f(x) to return a real number, got {type(v).__name__} {v!r:.60}")
+    if a.ndim != 0:
+        raise ValueError(f"f: expected f(x) to return one real number (a scalar), got shape {a.shape}")
+    return v
 
 
 def gradient_descent(
@@ -119,6 +138,7 @@ def gradient_descent(
         Only with ``return_path``: the start, then the point after each step.
     """
     check_callable("f", f)
+    lr = _check_real("lr", lr, low=0.0)
     if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
         raise ValueError(f"step_num: expected a non-negative integer, got {step_num!r}")
     x = np.array(init_x, copy=True)

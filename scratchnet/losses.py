@@ -123,6 +123,8 @@ def cross_entropy_error(y, t) -> float:
     else:
         labels = check_labels("t", t, y.shape[-1]).reshape(-1)
         per_sample = -np.log(y2[np.arange(y2.shape[0]), labels] + CROSS_ENTROPY_DELTA)
+        # NaN in, NaN out, as in the one-hot form: a NaN elsewhere in a row still poisons its loss.
+        per_sample = np.where(np.isnan(y2).any(axis=1), np.nan, per_sample)
     return float(np.sum(per_sample) / y2.shape[0])
 
 
