@@ -63,7 +63,7 @@ def relu(x) -> np.ndarray:
     ndarray of x's shape and float dtype.
     """
     x = as_float_array("x", x)
-    return np.maximum(x, 0)
+    return np.asarray(np.maximum(x, 0))  # an array even for 0-d input (np.maximum gives a scalar)
 
 
 def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
