@@ -9,7 +9,9 @@
 
 ``$SCRATCHNET_OFFLINE=1`` skips 3 and 4. A file counts only when its decompressed bytes have the
 pinned SHA-256; anything else is remembered, and if some file is still missing at the end, one
-``DatasetUnavailableError`` lists every source and why it failed.
+``DatasetUnavailableError`` lists every source and why it failed. A cache that cannot be written
+(read-only, full) raises ``CacheWriteError`` during a download and is otherwise worked around with a
+warning. Reasons and faults covered: docs/dataset.md.
 """
 
 from __future__ import annotations
@@ -196,9 +198,10 @@ class HttpMirrorSource(Source):
     timeout : (float, float)
         Connect and read timeouts in seconds (the read timeout bounds each wait for more bytes).
     max_seconds : float
-        Limit on one whole download, against a server that trickles bytes forever.
+        Deadline of one file's download from the moment its headers arrive, checked after every
+        socket read, so a server that trickles bytes cannot extend it; no single wait exceeds it either.
     progress : bool or None
-        Show a tqdm progress bar on stderr; None shows it when stderr is a terminal.
+        Say which mirror is tried and show a tqdm byte bar on stderr; None: when stderr is a terminal.
     """
 
     def __init__(
