@@ -198,8 +198,8 @@ class HttpMirrorSource(Source):
     timeout : (float, float)
         Connect and read timeouts in seconds (the read timeout bounds each wait for more bytes).
     max_seconds : float
-        Deadline of one file's download from the moment its headers arrive, checked after every
-        socket read, so a server that trickles bytes cannot extend it; no single wait exceeds it either.
+        Deadline of one file's download, counted from the request and checked after every socket
+        read of the body, so a server that trickles bytes cannot extend it; no single wait exceeds it.
     progress : bool or None
         Say which mirror is tried and show a tqdm byte bar on stderr; None: when stderr is a terminal.
     """
