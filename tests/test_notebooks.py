@@ -1,0 +1,72 @@
+"""The notebooks in notebooks/ run top to bottom in a fresh kernel, and are committed without outputs.
+
+Each notebook runs on its quick setting (SCRATCHNET_NOTEBOOK_QUICK=1, read in its first cell) in a
+kernel of this very interpreter (a kernel spec written for the test, so no Jupyter set-up is needed
+beyond ``pip install -e '.[test]'``), reading the real MNIST offline. A cell that raises fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[test]' installs nbformat")
+nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[test]' installs nbclient")
+from _real_mnist import real_mnist_env  # noqa: E402
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+KERNEL = "scratchnet-notebook-test"
+#: Seconds a single cell may take on a loaded machine before the run counts as hung.
+CELL_TIMEOUT = 300
+
+
+def test_three_notebooks_at_least():
+    names = [p.name for p in NOTEBOOKS]
+    assert len(names) >= 3, f"expected the three notebooks (chapter 4, homework, reproduction), got {names}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [i for i, cell in enumerate(nb.cells)
+             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]
+    assert not dirty, (f"{path.name}: cells {dirty} hold outputs; clear them "
+                       "(jupyter nbconvert --clear-output --inplace) before committing")
+
+
+@pytest.fixture(scope="module")
+def kernel_env(tmp_path_factory):
+    """A kernel spec for sys.executable on JUPYTER_PATH, and the environment the notebooks run in."""
+    root = tmp_path_factory.mktemp("jupyter")
+    spec_dir = root / "kernels" / KERNEL
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "scratchnet (tests)", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    cache = tmp_path_factory.mktemp("mnist-cache")
+    with real_mnist_env(cache), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", str(root))
+        mp.setenv("SCRATCHNET_NOTEBOOK_QUICK", "1")
+        # The notebooks import their helper module _nb from notebooks/ while they run elsewhere.
+        mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOK_DIR), os.environ.get("PYTHONPATH")])))
+        # As in a user's Jupyter: ipykernel picks the inline backend when none is forced.
+        mp.delenv("MPLBACKEND", raising=False)
+        mp.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+        yield
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path: Path, kernel_env, tmp_path: Path):
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT,
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()  # raises CellExecutionError, naming the cell, when one fails
+    images = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+              if "image/png" in out.get("data", {})]
+    assert images, f"{path.name}: no figure was shown inline"
