@@ -51,7 +51,10 @@ def kernel_env(tmp_path_factory):
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     cache = tmp_path_factory.mktemp("mnist-cache")
     with real_mnist_env(cache), pytest.MonkeyPatch.context() as mp:
+        # Kernel spec, connection files and IPython's profile in the test folder: nothing in the home folder.
         mp.setenv("JUPYTER_PATH", str(root))
+        mp.setenv("JUPYTER_RUNTIME_DIR", str(root / "runtime"))
+        mp.setenv("IPYTHONDIR", str(root / "ipython"))
         mp.setenv("SCRATCHNET_NOTEBOOK_QUICK", "1")
         # The notebooks import their helper module _nb from notebooks/ while they run elsewhere.
         mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOK_DIR), os.environ.get("PYTHONPATH")])))
