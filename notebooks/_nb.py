@@ -1,4 +1,4 @@
-"""What the notebooks share: the quick setting, where they write, showing a figure, finding the experiments.
+"""What the notebooks share: where they write, showing a figure, finding the experiments.
 
 Each name that may move lives here once, so that a move is fixed in this file and not in every notebook:
 the plotting helper (``plot_history``) and the package of the textbook experiments (``TEXTBOOK``).
@@ -17,11 +17,6 @@ TEXTBOOK = "textbook"
 
 #: Where the notebooks write their runs and figures (``runs/`` is ignored by git).
 RUNS = Path("runs") / "notebooks"
-
-
-def quick() -> bool:
-    """True when SCRATCHNET_NOTEBOOK_QUICK is set to anything but "", "0", "false", "no", "off" (CI sets it)."""
-    return os.environ.get("SCRATCHNET_NOTEBOOK_QUICK", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def plot_history(history, path):
@@ -53,7 +48,8 @@ def show(drawn) -> None:
         drawn.savefig(buf, format="png", dpi=100)
         display(Image(data=buf.getvalue(), format="png"))
     else:
-        raise TypeError(f"drawn: expected a PNG path, a matplotlib Figure or None, got {type(drawn).__name__}")
+        raise TypeError(f"drawn: expected a PNG path, a matplotlib Figure or None, "
+                        f"got {type(drawn).__name__}")
 
 
 def textbook(name: str = "") -> ModuleType:

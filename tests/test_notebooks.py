@@ -57,7 +57,8 @@ def kernel_env(tmp_path_factory):
         mp.setenv("IPYTHONDIR", str(root / "ipython"))
         mp.setenv("SCRATCHNET_NOTEBOOK_QUICK", "1")
         # The notebooks import their helper module _nb from notebooks/ while they run elsewhere.
-        mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOK_DIR), os.environ.get("PYTHONPATH")])))
+        path = [str(NOTEBOOK_DIR), os.environ.get("PYTHONPATH", "")]
+        mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, path)))
         # As in a user's Jupyter: ipykernel picks the inline backend when none is forced.
         mp.delenv("MPLBACKEND", raising=False)
         mp.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
