@@ -46,7 +46,10 @@ def kernel_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter")
     spec_dir = root / "kernels" / KERNEL
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    # Plain tracebacks: a failing cell's error reads cleanly in the CI log.
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+            "--InteractiveShell.colors=nocolor"]
+    spec = {"argv": argv,
             "display_name": "scratchnet (tests)", "language": "python"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     cache = tmp_path_factory.mktemp("mnist-cache")
@@ -65,12 +68,24 @@ def kernel_env(tmp_path_factory):
         yield
 
 
+def _execute(nb, cwd: Path) -> None:
+    """Run every cell of ``nb`` in a fresh kernel in ``cwd``, filling in the outputs."""
+    client = nbclient.NotebookClient(nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT,
+                                     resources={"metadata": {"path": str(cwd)}})
+    client.execute()  # raises CellExecutionError, naming the cell, when one fails
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path: Path, kernel_env, tmp_path: Path):
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT,
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError, naming the cell, when one fails
+    _execute(nb, tmp_path)
     images = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
               if "image/png" in out.get("data", {})]
     assert images, f"{path.name}: no figure was shown inline"
+
+
+def test_a_failing_cell_fails_the_run(kernel_env, tmp_path: Path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("raise ValueError('broken cell')")])
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="broken cell"):
+        _execute(nb, tmp_path)
