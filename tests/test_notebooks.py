@@ -12,11 +12,12 @@ import os
 import sys
 from pathlib import Path
 
+# Imported, not importorskip'd: if the test extra ever lost them, CI would fail here rather than
+# silently stop running the notebooks.
+import nbclient
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[test]' installs nbformat")
-nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[test]' installs nbclient")
-from _real_mnist import real_mnist_env  # noqa: E402
+from _real_mnist import real_mnist_env
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
