@@ -1,0 +1,57 @@
+"""What the notebooks share: where they write, showing a figure, finding the experiments.
+
+Each name that may move lives here once, so that a move is fixed in this file and not in every notebook:
+the plotting helper (``plot_history``) and the package of the textbook experiments (``TEXTBOOK``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+from pathlib import Path
+from types import ModuleType
+
+#: The package of the book's experiments (scripts/textbook/ today, installed as ``textbook``).
+TEXTBOOK = "textbook"
+
+#: Where the notebooks write their runs and figures (``runs/`` is ignored by git).
+RUNS = Path("runs") / "notebooks"
+
+
+def plot_history(history, path):
+    """scratchnet's plot of a training history (loss and accuracy curves), written to ``path``.
+
+    Returns what the helper returns: the PNG's path (or None without matplotlib) from
+    ``scratchnet.trainer.plot_history``, or a matplotlib Figure from a helper that returns one.
+    The folder of ``path`` is made first.
+    """
+    try:
+        from scratchnet.plot import plot_history as helper
+    except ImportError:
+        from scratchnet.trainer import plot_history as helper
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return helper(history, path)
+
+
+def show(drawn) -> None:
+    """Show a figure inline: a PNG path, a matplotlib Figure, or None (matplotlib missing)."""
+    from IPython.display import Image, display
+
+    if drawn is None:
+        print("no figure: matplotlib is not installed (pip install -e '.[plot]')")
+    elif isinstance(drawn, (str, os.PathLike)):
+        display(Image(filename=str(drawn)))
+    elif hasattr(drawn, "savefig"):
+        # A bare Figure has no inline display of its own unless pyplot's inline backend made it.
+        buf = io.BytesIO()
+        drawn.savefig(buf, format="png", dpi=100)
+        display(Image(data=buf.getvalue(), format="png"))
+    else:
+        raise TypeError(f"drawn: expected a PNG path, a matplotlib Figure or None, "
+                        f"got {type(drawn).__name__}")
+
+
+def textbook(name: str = "") -> ModuleType:
+    """The textbook package (``textbook("")``) or one of its modules, e.g. ``textbook("ch04_train")``."""
+    return importlib.import_module(f"{TEXTBOOK}.{name}" if name else TEXTBOOK)
