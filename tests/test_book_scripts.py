@@ -121,7 +121,7 @@ def test_ch03_inference_per_image_and_batched(book_env, tmp_path, mnist):
 def test_ch04_train_neuralnet(book_env, tmp_path):
     out = run_script("ch04_train_neuralnet", book_env, tmp_path)
     test_acc = floats(r"\| [0-9.]+, ([0-9.]+)", out)
-    assert len(test_acc) == 3 and test_acc[-1] > test_acc[0] and test_acc[-1] > 0.5, out
+    assert len(test_acc) == 6 and test_acc[-1] > test_acc[0] and test_acc[-1] > 0.6, out
 
 
 @pytest.mark.xfail(strict=True, reason=NEED_FUNCTIONS)
@@ -134,7 +134,7 @@ def test_ch04_numerical_gradient_matches_the_hand_derived_one(student, mnist):
     x, t = x_train[:3], t_train[:3]
     num, grad = net.numerical_gradient(x, t), net.gradient(x, t)
     for key in ("W1", "b1", "W2", "b2"):
-        assert np.average(np.abs(num[key] - grad[key])) < 1e-9, key
+        assert np.average(np.abs(num[key] - grad[key])) < 1e-6, key  # the 1e-7 delta of the log
 
 
 # ---------------------------------------------------------------------------------- chapter 5

@@ -11,11 +11,11 @@ np.random.seed(0)
 
 (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, one_hot_label=True)
 if QUICK:
-    x_train, t_train = x_train[:5000], t_train[:5000]
+    x_train, t_train = x_train[:10000], t_train[:10000]
 
 network = TwoLayerNet(input_size=784, hidden_size=50, output_size=10)
 
-iters_num = 300 if QUICK else 10000
+iters_num = 600 if QUICK else 10000
 train_size = x_train.shape[0]
 batch_size = 100
 learning_rate = 0.1
