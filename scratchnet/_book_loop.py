@@ -80,6 +80,16 @@ class BookNames:
         self.fit()
 
     @property
+    def iter_per_epoch(self) -> float:
+        """Steps per epoch (the book's name)."""
+        return self.steps_per_epoch
+
+    @property
+    def max_iter(self) -> int:
+        """Steps in all (the book's name)."""
+        return self.total_steps
+
+    @property
     def train_loss_list(self) -> list[float]:
         """The loss of every step."""
         return self.losses

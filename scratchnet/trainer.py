@@ -413,7 +413,8 @@ class Trainer(_book_loop.BookNames):
         self._train_eval_idx = _eval_indices(self.rng, self.train_size, self.eval_subset)
         self._test_eval_idx = _eval_indices(self.rng, len(self.x_test), self.eval_subset)
         self.progress = (not book) if progress is None else bool(progress)
-        self.verbose, self.plot, self.callback = bool(verbose), bool(plot), callback
+        self.verbose = book if verbose is None else bool(verbose)  # the book prints by default
+        self.plot, self.callback = bool(plot), callback
         self.extra_config = dict(config or {})
         _fresh_state(self)
 
