@@ -348,8 +348,7 @@ class Trainer(_book_loop.BookNames):
         ``network.numerical_gradient(x, t, h=check_h)``; :class:`GradientCheckError` unless each
         parameter's relative error <= ``check_tol`` or max abs difference <= ``check_abs_tol``
         (defaults 1e-6, 1e-8, h 1e-6; float64 parameters).
-    eval_subset : int, optional
-        Accuracy on a fixed random subset of this many train and test samples.
+    eval_subset : int, optional: accuracy on a fixed random subset of this many train and test samples
     eval_batch_size : int, default 10 000 samples per forward pass when evaluating
     seed : int >= 0 or Generator, optional
         None: drawn from NumPy's global generator (``np.random.seed`` repeats the run), recorded.
