@@ -135,4 +135,4 @@ def text_plot(history: Mapping[str, Any], width: int = 80, height: int = 4) -> s
         lines += _panel(title, means, 0.0, float(means.max()), height, ".2f")
     if lines:
         lines.append(" " * 6 + f"step 0{'':{max(1, cols - 7 - len(str(last)))}}{last}")
-    return "\n".join(line[:width] for line in lines)
+    return "\n".join(line[:width].rstrip() for line in lines)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from scratchnet.optimizers import OPTIMIZERS
+from scratchnet.plot import PLOT_HINT, text_plot
 from scratchnet.trainer import GradientCheckError, Trainer, TrainingDiverged, read_checkpoint_meta
 
 #: Training-set sizes, to refuse a too-large batch before loading anything.
@@ -38,7 +39,7 @@ DEFAULT_SGD_LR = 0.1
 #: gradient, which scratchnet's fast finite differences (scratchnet.fastgrad) make practical.
 DEFAULT_GRAD = "numerical"
 #: Flags that may change when resuming; the others must stay as the run was started.
-RESUMABLE = {"epochs", "iters", "resume", "progress", "data_dir"}
+RESUMABLE = {"epochs", "iters", "resume", "progress", "plot", "data_dir"}
 
 
 def _positive_int(text: str) -> int:
@@ -134,6 +135,8 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
                         "extend it)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=default(True),
                    help="no progress bar")
+    p.add_argument("--no-plot", dest="plot", action="store_false", default=default(True),
+                   help="no curves.png and no text plot of the learning curve")
     return p
 
 
@@ -151,7 +154,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if changed:
             flags = ", ".join(f"--{k.replace('_', '-')} (the run used {saved.get(k)!r})" for k in changed)
             parser.error(f"argument --resume: these flags cannot change when resuming: {flags}")
-        resumed = argparse.Namespace(**{**saved, **{k: v for k, v in given.items() if k in RESUMABLE}})
+        defaults = vars(parser.parse_args([]))  # for flags newer than the run's checkpoint
+        resumed = argparse.Namespace(**{**defaults, **saved,
+                                        **{k: v for k, v in given.items() if k in RESUMABLE}})
         if "epochs" in given or "iters" in given:
             resumed.epochs, resumed.iters = given.get("epochs"), given.get("iters")
         resumed.out = args.resume
@@ -202,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         optimizer_params={} if args.lr is None else {"lr": args.lr},
         epochs=args.epochs, iters=args.iters, batch_size=args.batch_size, sampling=args.sampling,
         grad=args.grad, check_every=args.check_every, eval_subset=args.eval_subset,
-        seed=args.seed, run_dir=args.out, progress=args.progress,
+        seed=args.seed, run_dir=args.out, progress=args.progress, plot=args.plot,
         config={"script": vars(args)},
     )
     if args.resume is not None:
@@ -224,8 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"run folder:     {result.run_dir}")
     if result.curves is not None:
         print(f"curves:         {result.curves}")
+    elif not args.plot:
+        print("curves:         not drawn (--no-plot)")
     else:
-        print("curves:         not drawn: matplotlib is not installed (pip install -e '.[plot]')")
+        print(f"curves:         not drawn: matplotlib is not installed ({PLOT_HINT})")
+    if args.plot:
+        print(text_plot(result.history, width=80))
     if result.status == "interrupted":
         print(f"interrupted: resume with  python scripts/train.py --resume {result.run_dir}", file=sys.stderr)
         return 130

@@ -118,6 +118,10 @@ def test_a_short_real_run_prints_results_and_writes_the_run(train, mnist_env, tm
     assert hist["eval"][-1]["test_acc"] > 0.5
     assert f"run folder:     {run}" in out and f"curves:         {run / 'curves.png'}" in out
     assert "wall time:" in out
+    # The learning curve in the terminal, within 80 columns.
+    assert f"test accuracy: {hist['eval'][0]['test_acc']:.4f} at step 0 -> " in out
+    assert "training loss (mean per column): " in out and "1.00 ┤" in out
+    assert max(len(line) for line in out.splitlines() if "┤" in line) <= 80
     assert hist["config"]["script"]["activation"] == "relu" and hist["config"]["script"]["seed"] == 0
     assert hist["config"]["trainer"]["optimizer"] == {"name": "sgd", "lr": 0.1}
 
@@ -180,3 +184,12 @@ def test_ctrl_c_exits_cleanly_and_the_run_resumes(train, mnist_env, tmp_path, ca
     monkeypatch.setattr(train, "Trainer", base)
     assert train.main(["--resume", str(run), "--no-progress"]) == 0
     assert "steps:          8 " in capsys.readouterr().out
+
+
+def test_no_plot_draws_neither_the_png_nor_the_text_plot(train, mnist_env, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--iters", "3", "--batch-size", "2000", "--eval-subset", "100", "--out", str(run),
+                       "--grad", "backprop", "--no-progress", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "curves:         not drawn (--no-plot)" in out and "┤" not in out
+    assert not (run / "curves.png").exists() and (run / "history.json").is_file()
