@@ -64,7 +64,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[Path, dict[str, Any], dict
     try:
         with np.load(file, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError, TypeError, KeyError) as e:
         raise ValueError(f"{not_ours} ({type(e).__name__})") from None
     if "meta" not in arrays:
         raise ValueError(f"{not_ours} (no 'meta' entry)")
@@ -75,7 +75,55 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[Path, dict[str, Any], dict
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         got = meta.get("format") if isinstance(meta, dict) else meta
         raise ValueError(f"{file}: checkpoint format {got!r}, expected {CHECKPOINT_FORMAT}")
+    _validate(file, meta, arrays)
     return file, meta, arrays
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _check_state(file: Path, name: str, state) -> None:
+    """Refuse a generator state that NumPy would not take (assigning it to a scratch generator)."""
+    try:
+        np.random.default_rng(0).bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"{file}: {name}: not a valid random generator state "
+                         f"({type(e).__name__}: {e})") from None
+
+
+def _validate(file: Path, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    """Check every field of a checkpoint before anything is restored from it."""
+    bad = f"{file}: not a valid scratchnet checkpoint file"
+    step = meta.get("step")
+    if not _is_count(step):
+        raise ValueError(f"{bad}: step: expected an integer >= 0, got {step!r}")
+    elapsed = meta.get("elapsed_s")
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < float("inf"):
+        raise ValueError(f"{bad}: elapsed_s: expected a finite number >= 0, got {elapsed!r}")
+    _check_state(file, "rng", meta.get("rng"))
+    rngs = meta.get("network_rngs")
+    if not isinstance(rngs, dict):
+        raise ValueError(f"{bad}: network_rngs: expected a mapping, got {rngs!r}")
+    for k, state in rngs.items():
+        _check_state(file, f"network_rngs[{k!r}]", state)
+    evals = meta.get("evals")
+    keys = {"step", "epoch", "train_acc", "test_acc", "elapsed_s"}
+    if not isinstance(evals, list) or not all(isinstance(e, dict) and keys <= e.keys() for e in evals):
+        raise ValueError(f"{bad}: evals: expected a list of evaluations with {sorted(keys)}")
+    if any(not _is_count(e["step"]) or e["step"] > step for e in evals):
+        raise ValueError(f"{bad}: evals: an evaluation's step is not in [0, {step}]")
+    config = meta.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("trainer"), dict):
+        raise ValueError(f"{bad}: config: expected a mapping with a 'trainer' mapping")
+    loss = arrays.get("history.loss")
+    if loss is None or loss.ndim != 1 or loss.dtype.kind != "f" or loss.size != step:
+        got = None if loss is None else f"{loss.dtype} {loss.shape}"
+        raise ValueError(f"{bad}: history.loss: expected {step} float losses (one per step), got {got}")
+    for name in ("sampler.perm", "eval.train_idx", "eval.test_idx"):
+        if name in arrays and (arrays[name].ndim != 1 or arrays[name].dtype.kind not in "iu"):
+            raise ValueError(f"{bad}: {name}: expected a 1-d integer array, got {arrays[name].dtype} "
+                             f"{arrays[name].shape}")
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
@@ -119,9 +167,35 @@ def network_generators(network) -> dict[str, np.random.Generator]:
     return network.generators() if hasattr(network, "generators") else {}
 
 
-def _check_resumable(tr, file: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
+def _check_indices(file: Path, arrays: Mapping[str, np.ndarray], name: str, size: int, count: int | None,
+                   permutation: bool = False) -> None:
+    idx = arrays.get(name)
+    if idx is None:
+        if count is not None:
+            raise ValueError(f"{file}: {name}: missing")
+        return
+    ok = idx.size == (size if permutation else count)
+    ok = ok and (idx.size == 0 or 0 <= idx.min() <= idx.max() < size)
+    if ok and permutation:
+        ok = np.array_equal(np.sort(idx), np.arange(size))
+    if not ok:
+        what = f"a permutation of {size}" if permutation else f"{count} indices in [0, {size})"
+        raise ValueError(f"{file}: {name}: expected {what}")
+
+
+def _check_resumable(tr, file: Path, meta: Mapping[str, Any], arrays) -> dict[str, Any]:
     saved, here = meta["config"]["trainer"], tr.config["trainer"]
-    keys = ("batch_size", "sampling", "train_size", "test_size", "eval_subset")
+    keys = ("batch_size", "sampling", "train_size", "test_size", "eval_subset", "seed")
+    missing = [k for k in keys if k not in saved]
+    if missing:
+        raise ValueError(f"{file}: not a valid scratchnet checkpoint file: config.trainer lacks {missing}")
+    if saved["seed"] is not None and not _is_count(saved["seed"]):
+        raise ValueError(f"{file}: config.trainer.seed: expected an integer >= 0 or null, "
+                         f"got {saved['seed']!r}")
+    _check_indices(file, arrays, "sampler.perm", tr.train_size, None, permutation=True)
+    _check_indices(file, arrays, "eval.train_idx", tr.train_size, tr.eval_subset)
+    _check_indices(file, arrays, "eval.test_idx", len(tr.x_test), tr.eval_subset)
+    keys = keys[:-1]
     differ = [k for k in keys if saved[k] != here[k]]
     if differ:
         raise ValueError(f"{file}: saved with " + ", ".join(f"{k}={saved[k]!r}" for k in differ)
@@ -139,7 +213,7 @@ def _check_resumable(tr, file: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
 def load_into_trainer(tr, path: str | os.PathLike) -> Path:
     """Restore what :func:`save_trainer` saved into ``tr``; the checkpoint file read."""
     file, meta, arrays = read_checkpoint(path)
-    saved = _check_resumable(tr, file, meta)
+    saved = _check_resumable(tr, file, meta, arrays)
     tr.network.load_state_dict(group(arrays, "params"))
     tr.optimizer.load_state_dict(group(arrays, "optimizer"))
     tr.config["trainer"]["optimizer"] = _optimizer_config(tr.optimizer)

@@ -311,6 +311,29 @@ def _write_logs(tr, wall: float, status: str, plot: bool = False) -> Path | None
     return curves
 
 
+def _snapshot(tr) -> tuple:
+    """What a step changes besides the parameters: the generators' states and the network's buffers."""
+    net = tr.network
+    buffers = {}
+    if tr._buffer_names:
+        state = net.state_dict()
+        buffers = {k: state[k] for k in tr._buffer_names}
+    gens = {k: g.bit_generator.state for k, g in checkpoint.network_generators(net).items()}
+    return tr.rng.bit_generator.state, gens, buffers
+
+
+def _diverged(tr, before: tuple, loss: float) -> TrainingDiverged:
+    """Undo what the failed step changed (so the last good checkpoint is good); the error to raise."""
+    rng, gens, buffers = before
+    tr.rng.bit_generator.state = rng
+    for k, g in checkpoint.network_generators(tr.network).items():
+        g.bit_generator.state = gens[k]
+    if buffers:
+        tr.network.load_state_dict({**tr.network.state_dict(), **buffers})
+    return TrainingDiverged(
+        f"step {tr.step + 1}: the loss is {loss}; stopped before applying this step's update "
+        f"(the parameters and buffers are those after step {tr.step}). Try a smaller learning rate.")
+
 def _fresh_state(tr) -> None:
     """A trainer's state before its first step."""
     tr.step = tr.current_epoch = 0
@@ -318,6 +341,8 @@ def _fresh_state(tr) -> None:
     tr.evals: list[dict[str, float]] = []
     tr.final_test_acc: float | None = None
     tr._elapsed_before, tr._perm, tr._resumed = 0.0, None, False
+    state = tr.network.state_dict() if hasattr(tr.network, "state_dict") else {}
+    tr._buffer_names = [k for k in state if k not in tr.network.params]
     #: The last gradient check (``grad="check"``): a table of errors per parameter.
     tr.last_check: GradCheckResult | None = None
     tr._versions: dict[str, Any] | None = None
@@ -469,13 +494,12 @@ class Trainer(_book_loop.BookNames):
         while self.step < self.total_steps:
             if stop.requested:
                 return "interrupted"
+            before = _snapshot(self)
             xb, tb = self._batch()
             loss, grads = self._grad_fn(net, xb, tb)
             loss = float(loss)
             if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"step {self.step + 1}: the loss is {loss}; stopped before applying this step's update "
-                    f"(the parameters are those after step {self.step}). Try a smaller learning rate.")
+                raise _diverged(self, before, loss)
             if checking and self.step % self.check_every == 0:
                 grads = _check_gradient(self, xb, tb, grads)
             optimizer.update(net.params, grads)
