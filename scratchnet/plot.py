@@ -14,7 +14,7 @@ import numpy as np
 
 from ._io import atomic_write
 
-__all__ = ["PLOT_HINT", "plot_history", "text_plot", "moving_mean"]
+__all__ = ["PLOT_HINT", "new_figure", "save_png", "plot_history", "text_plot", "moving_mean"]
 
 #: What to install for the PNG curves.
 PLOT_HINT = "pip install -e '.[plot]'"
@@ -26,6 +26,25 @@ def moving_mean(values: Sequence[float], window: int) -> np.ndarray:
     """The means of every ``window`` consecutive values, shape (len(values) - window + 1,)."""
     v = np.asarray(values, dtype=np.float64)
     return np.convolve(v, np.ones(window) / window, mode="valid")
+
+
+def new_figure(figsize: tuple[float, float] = (8, 5)):
+    """A matplotlib Figure on its own Agg canvas (no pyplot, no window, no backend change); None without
+    matplotlib. The one figure set-up of scratchnet's plots."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_png(fig, path: str | os.PathLike) -> Path:
+    """Write ``fig`` to ``path`` as a PNG (100 dpi), atomically."""
+    atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+    return Path(path)
 
 
 def plot_history(history: Mapping[str, Any], path: str | os.PathLike | None = None):
@@ -46,15 +65,11 @@ def plot_history(history: Mapping[str, Any], path: str | os.PathLike | None = No
     matplotlib.figure.Figure or None
         None when matplotlib is not installed (``pip install -e '.[plot]'``).
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
+    fig = new_figure((10, 4))
+    if fig is None:
         return None
     loss = np.asarray(history["loss"], dtype=np.float64)
     evals = history["eval"]
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    FigureCanvasAgg(fig)
     ax_loss, ax_acc = fig.subplots(1, 2)
     steps = np.arange(1, loss.size + 1)
     ax_loss.plot(steps, loss, lw=0.5, alpha=0.4, color="tab:blue", label="mini-batch loss")
@@ -71,7 +86,7 @@ def plot_history(history: Mapping[str, Any], path: str | os.PathLike | None = No
     ax_acc.legend(loc="lower right")
     ax_acc.grid(alpha=0.3)
     if path is not None:
-        atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+        save_png(fig, path)
     return fig
 
 

@@ -334,6 +334,14 @@ def _diverged(tr, before: tuple, loss: float) -> TrainingDiverged:
         f"step {tr.step + 1}: the loss is {loss}; stopped before applying this step's update "
         f"(the parameters and buffers are those after step {tr.step}). Try a smaller learning rate.")
 
+def _finish(tr, status: str, wall: float) -> tuple[str, Path | None]:
+    """The final checkpoint and logs; a Ctrl-C meanwhile waits for them and marks the run interrupted."""
+    with StopOnCtrlC() as stop:
+        if status == "interrupted":
+            tr._save_checkpoint(wall)
+        curves = _write_logs(tr, wall, status, plot=tr.plot)
+    return ("interrupted" if stop.requested else status), curves
+
 def _fresh_state(tr) -> None:
     """A trainer's state before its first step."""
     tr.step = tr.current_epoch = 0
@@ -475,9 +483,7 @@ class Trainer(_book_loop.BookNames):
         finally:
             progress.close()
         wall = elapsed()
-        if status == "interrupted":
-            self._save_checkpoint(wall)
-        curves = _write_logs(self, wall, status, plot=self.plot)
+        status, curves = _finish(self, status, wall)
         if status == "interrupted":
             where = f"; checkpoint saved in {self.run_dir}" if self.save and not self.book_style else ""
             print(f"stopped by Ctrl-C after step {self.step}{where}", file=sys.stderr)

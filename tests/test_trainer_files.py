@@ -156,3 +156,21 @@ def test_orphan_temporary_files_are_cleaned_when_old(tmp_path):
     _io.atomic_write(tmp_path / "checkpoint.npz", lambda f: f.write(b"whole"), binary=True)
     assert (tmp_path / "checkpoint.npz").read_bytes() == b"whole"
     assert not old.exists() and young.exists() and other.exists()
+
+
+def test_ctrl_c_while_the_final_logs_are_written_waits_for_them(blobs, tmp_path, monkeypatch):
+    import signal
+
+    import scratchnet.trainer as trainer_module
+
+    real = trainer_module.plot_history
+
+    def slow_plot(history, path):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the final writes
+        return real(history, path)
+
+    monkeypatch.setattr(trainer_module, "plot_history", slow_plot)
+    res = make(blobs, iters=5, run_dir=tmp_path, plot=True).fit()
+    assert res.status == "interrupted" and res.step == 5
+    hist = json.loads((tmp_path / "history.json").read_text())
+    assert hist["step"] == 5 and len(hist["loss"]) == 5
