@@ -362,6 +362,10 @@ class Sequential:
     def _buffers(self) -> dict[str, np.ndarray]:
         return {name: layer.buffers[key] for name, (layer, key) in self._buffer_slots.items()}
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """The layers' buffers (batch-norm running statistics) by name, the arrays themselves (not copies)."""
+        return self._buffers()
+
     def generators(self) -> dict[str, np.random.Generator]:
         """The random generators the layers draw from (dropout masks), keyed by layer index."""
         return {str(i): layer.rng for i, layer in enumerate(self.layers)

@@ -239,7 +239,7 @@ def _config(tr) -> dict[str, Any]:
         "steps_per_epoch": tr.steps_per_epoch, "sampling": tr.sampling, "grad": tr.grad,
         "check_every": tr.check_every, "check_tol": tr.check_tol, "check_abs_tol": tr.check_abs_tol,
         "check_h": tr.check_h, "eval_subset": tr.eval_subset, "train_size": tr.train_size,
-        "test_size": len(tr.x_test), "seed": tr.seed, "optimizer": checkpoint._optimizer_config(tr.optimizer),
+        "test_size": len(tr.x_test), "seed": tr.seed, "optimizer": checkpoint.optimizer_config(tr.optimizer),
     }
     if tr.book_style:
         trainer["book_style"] = True
@@ -314,10 +314,7 @@ def _write_logs(tr, wall: float, status: str, plot: bool = False) -> Path | None
 def _snapshot(tr) -> tuple:
     """What a step changes besides the parameters: the generators' states and the network's buffers."""
     net = tr.network
-    buffers = {}
-    if tr._buffer_names:
-        state = net.state_dict()
-        buffers = {k: state[k] for k in tr._buffer_names}
+    buffers = {k: b.copy() for k, b in net.buffers().items()} if hasattr(net, "buffers") else {}
     gens = {k: g.bit_generator.state for k, g in checkpoint.network_generators(net).items()}
     return tr.rng.bit_generator.state, gens, buffers
 
@@ -329,7 +326,9 @@ def _diverged(tr, before: tuple, loss: float) -> TrainingDiverged:
     for k, g in checkpoint.network_generators(tr.network).items():
         g.bit_generator.state = gens[k]
     if buffers:
-        tr.network.load_state_dict({**tr.network.state_dict(), **buffers})
+        live = tr.network.buffers()
+        for k, saved in buffers.items():
+            np.copyto(live[k], saved)
     return TrainingDiverged(
         f"step {tr.step + 1}: the loss is {loss}; stopped before applying this step's update "
         f"(the parameters and buffers are those after step {tr.step}). Try a smaller learning rate.")
@@ -349,8 +348,6 @@ def _fresh_state(tr) -> None:
     tr.evals: list[dict[str, float]] = []
     tr.final_test_acc: float | None = None
     tr._elapsed_before, tr._perm, tr._resumed = 0.0, None, False
-    state = tr.network.state_dict() if hasattr(tr.network, "state_dict") else {}
-    tr._buffer_names = [k for k in state if k not in tr.network.params]
     #: The last gradient check (``grad="check"``): a table of errors per parameter.
     tr.last_check: GradCheckResult | None = None
     tr._versions: dict[str, Any] | None = None

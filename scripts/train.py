@@ -99,10 +99,11 @@ def _weight_init(text: str) -> float | str:
             f"expected a positive standard deviation or one of he, xavier, got {text!r}") from None
 
 
-def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
+def build_parser(suppress_defaults: bool = False,
+                 cls: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The command line; with ``suppress_defaults`` only the flags actually given are in the result."""
     kw = {"argument_default": argparse.SUPPRESS} if suppress_defaults else {}
-    p = argparse.ArgumentParser(
+    p = cls(
         prog="train.py",
         description="Train a network on MNIST with scratchnet (defaults: the textbook's chapter 4 run).",
         **kw,
@@ -184,6 +185,8 @@ def _as_argv(parser: argparse.ArgumentParser, saved: dict) -> list[str]:
 
 
 class _Refuse(argparse.ArgumentParser):
+    """A parser that raises ValueError instead of exiting, to check values that were not typed."""
+
     def error(self, message: str):
         raise ValueError(message)
 
@@ -198,8 +201,7 @@ def saved_settings(run: str) -> dict:
     saved = meta["config"].get("script")
     if not isinstance(saved, dict):
         raise ValueError("its configuration has no settings of scripts/train.py")
-    checker = build_parser()
-    checker.__class__ = _Refuse
+    checker = build_parser(cls=_Refuse)
     return vars(checker.parse_args(_as_argv(checker, saved)))
 
 
