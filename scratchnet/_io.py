@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,27 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+#: A temporary file of an atomic write older than this (seconds) was left by a killed process.
+ORPHAN_AGE_S = 3600.0
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete ``path``'s own old temporary files (``.<name>.<random>.tmp``), left by a kill mid-write."""
+    prefix, cutoff = f".{path.name}.", time.time() - ORPHAN_AGE_S
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return  # the write itself will report the folder
+    for entry in entries:
+        middle = entry.name[len(prefix):-len(".tmp")]
+        ours = entry.name.startswith(prefix) and entry.name.endswith(".tmp")
+        if not (ours and middle and "." not in middle):
+            continue
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[io.IOBase], None], *, binary: bool) -> None:
@@ -32,6 +54,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.IOBase], None], *,
     The file gets the permissions an ordinary ``open()`` would give it, not mkstemp's private 0600.
     """
     path = Path(path)
+    _remove_orphans(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         text = {} if binary else {"newline": "", "encoding": "utf-8"}

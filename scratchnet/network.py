@@ -362,6 +362,15 @@ class Sequential:
     def _buffers(self) -> dict[str, np.ndarray]:
         return {name: layer.buffers[key] for name, (layer, key) in self._buffer_slots.items()}
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """The layers' buffers (batch-norm running statistics) by name, the arrays themselves (not copies)."""
+        return self._buffers()
+
+    def generators(self) -> dict[str, np.random.Generator]:
+        """The random generators the layers draw from (dropout masks), keyed by layer index."""
+        return {str(i): layer.rng for i, layer in enumerate(self.layers)
+                if isinstance(getattr(layer, "rng", None), np.random.Generator)}
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer (batch-norm running statistics), by name."""
         state = {name: p.copy() for name, p in self.params.items()}

@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from scratchnet.plot import PLOT_HINT, new_figure, save_png
+
 
 def read_run(run_dir: Path) -> dict:
     """The history of a run folder; a clear error when it is not one."""
@@ -30,13 +32,9 @@ def label_of(history: dict, run_dir: Path) -> str:
 
 def plot(runs: list[tuple[str, dict]], out: Path) -> bool:
     """Write the figure; False when matplotlib is missing."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
+    fig = new_figure((7, 4))
+    if fig is None:
         return False
-    fig = Figure(figsize=(7, 4), layout="constrained")
-    FigureCanvasAgg(fig)
     ax = fig.subplots()
     for label, history in runs:
         minutes = [e["elapsed_s"] / 60 for e in history["eval"]]
@@ -48,7 +46,7 @@ def plot(runs: list[tuple[str, dict]], out: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=100)
+    save_png(fig, out)
     return True
 
 
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if plot(runs, args.out):
         print(f"figure: {args.out}")
     else:
-        print("no figure: matplotlib is not installed (pip install -e '.[plot]')", file=sys.stderr)
+        print(f"no figure: matplotlib is not installed ({PLOT_HINT})", file=sys.stderr)
     return 0
 
 

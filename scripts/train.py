@@ -20,16 +20,21 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from scratchnet.optimizers import OPTIMIZERS
+from scratchnet.plot import PLOT_HINT, text_plot
 from scratchnet.trainer import GradientCheckError, Trainer, TrainingDiverged, read_checkpoint_meta
 
 #: Training-set sizes, to refuse a too-large batch before loading anything.
 TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000}
+TEST_SIZES = {"mnist": 10_000, "fashion-mnist": 10_000}
 #: Textbook chapter 4: 10 000 steps.
 DEFAULT_ITERS = 10_000
 #: The learning rate when --lr is not given: chapter 4's 0.1 for SGD, the optimiser's own default otherwise.
@@ -38,7 +43,9 @@ DEFAULT_SGD_LR = 0.1
 #: gradient, which scratchnet's fast finite differences (scratchnet.fastgrad) make practical.
 DEFAULT_GRAD = "numerical"
 #: Flags that may change when resuming; the others must stay as the run was started.
-RESUMABLE = {"epochs", "iters", "resume", "progress", "data_dir"}
+RESUMABLE = {"epochs", "iters", "resume", "progress", "plot", "data_dir"}
+#: Settings a checkpoint never decides: where the run is (the folder resumed) and where the data is.
+NOT_FROM_FILE = {"resume", "out", "data_dir"}
 
 
 def _positive_int(text: str) -> int:
@@ -48,6 +55,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
     return value
 
 
@@ -82,10 +99,11 @@ def _weight_init(text: str) -> float | str:
             f"expected a positive standard deviation or one of he, xavier, got {text!r}") from None
 
 
-def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
+def build_parser(suppress_defaults: bool = False,
+                 cls: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The command line; with ``suppress_defaults`` only the flags actually given are in the result."""
     kw = {"argument_default": argparse.SUPPRESS} if suppress_defaults else {}
-    p = argparse.ArgumentParser(
+    p = cls(
         prog="train.py",
         description="Train a network on MNIST with scratchnet (defaults: the textbook's chapter 4 run).",
         **kw,
@@ -120,7 +138,7 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--sampling", choices=["random", "shuffle"], default=default("random"),
                    help="random: indices drawn with replacement each step, as in the book (default); "
                         "shuffle: a permutation per epoch")
-    p.add_argument("--seed", type=int, default=default(0), help="random seed (default 0)")
+    p.add_argument("--seed", type=_nonnegative_int, default=default(0), help="random seed (default 0)")
     p.add_argument("--dataset", choices=sorted(TRAIN_SIZES), default=default("mnist"), help="default mnist")
     p.add_argument("--data-dir", default=default(None),
                    help="dataset cache folder (default $SCRATCHNET_DATA or ~/.cache/scratchnet)")
@@ -134,7 +152,77 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
                         "extend it)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=default(True),
                    help="no progress bar")
+    p.add_argument("--no-plot", dest="plot", action="store_false", default=default(True),
+                   help="no curves.png and no text plot of the learning curve")
     return p
+
+
+def _as_argv(parser: argparse.ArgumentParser, saved: dict) -> list[str]:
+    """The command line that gives ``saved`` (a run's script settings), to check it like typed flags."""
+    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest != "help"}
+    unknown = sorted(set(saved) - set(actions))
+    if unknown:
+        raise ValueError(f"unexpected settings {unknown}")
+    argv = []
+    for dest, value in saved.items():
+        flag = actions[dest].option_strings[0]
+        if dest in NOT_FROM_FILE or value is None:
+            continue
+        if isinstance(actions[dest], argparse._StoreFalseAction):
+            if not isinstance(value, bool):
+                raise ValueError(f"{dest}: expected true or false, got {value!r}")
+            argv += [] if value else [flag]
+        elif dest == "hidden":
+            if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                      for v in value):
+                raise ValueError(f"hidden: expected a list of widths, got {value!r}")
+            argv += [flag, ",".join(map(str, value))]
+        else:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError(f"{dest}: expected a number or a name, got {value!r}")
+            argv += [flag, str(value)]
+    return argv
+
+
+class _Refuse(argparse.ArgumentParser):
+    """A parser that raises ValueError instead of exiting, to check values that were not typed."""
+
+    def error(self, message: str):
+        raise ValueError(message)
+
+
+def saved_settings(run: str) -> dict:
+    """The settings a run of this script saved in its checkpoint, each checked as if typed again.
+
+    The file is data, not authority: it cannot name the data folder, and a value the command line
+    would refuse (an unknown dataset, a negative seed) refuses the file.
+    """
+    meta = read_checkpoint_meta(run)
+    saved = meta["config"].get("script")
+    if not isinstance(saved, dict):
+        raise ValueError("its configuration has no settings of scripts/train.py")
+    checker = build_parser(cls=_Refuse)
+    return vars(checker.parse_args(_as_argv(checker, saved)))
+
+
+def _check_out(parser: argparse.ArgumentParser, out: str | None, resuming: bool) -> None:
+    """Refuse an --out that is a file, is not writable, or holds another run (unless resuming it)."""
+    if out is None:
+        return
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        parser.error(f"argument --out: expected a folder, got the existing file {out}")
+    if not resuming and (path / "checkpoint.npz").exists():
+        parser.error(f"argument --out: {out} already holds a run; resume it with --resume {out}")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    try:  # the only sure test of writing is to write (a read-only mount, permissions, quotas)
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".train-probe-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        parser.error(f"argument --out: cannot write into {probe}: {e.strerror}")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -144,8 +232,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     given = vars(build_parser(suppress_defaults=True).parse_args(argv))
     if args.resume is not None:
         try:
-            saved = read_checkpoint_meta(args.resume)["config"]["script"]
-        except (OSError, ValueError, KeyError) as e:
+            saved = saved_settings(args.resume)
+        except (OSError, ValueError, KeyError, TypeError) as e:
             parser.error(f"argument --resume: cannot resume from {args.resume}: {e}")
         changed = sorted(k for k in given if k not in RESUMABLE and given[k] != saved.get(k))
         if changed:
@@ -154,13 +242,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         resumed = argparse.Namespace(**{**saved, **{k: v for k, v in given.items() if k in RESUMABLE}})
         if "epochs" in given or "iters" in given:
             resumed.epochs, resumed.iters = given.get("epochs"), given.get("iters")
-        resumed.out = args.resume
+        resumed.out, resumed.data_dir = args.resume, given.get("data_dir")
         args = resumed
     if args.batch_size > TRAIN_SIZES[args.dataset]:
         parser.error(f"argument --batch-size: expected at most the training set size "
                      f"{TRAIN_SIZES[args.dataset]}, got {args.batch_size}")
+    if args.eval_subset is not None and args.eval_subset > TEST_SIZES[args.dataset]:
+        parser.error(f"argument --eval-subset: expected at most the test set size "
+                     f"{TEST_SIZES[args.dataset]}, got {args.eval_subset}")
     if args.grad == "check" and args.dtype != "float64":
         parser.error("argument --grad: check compares gradients in float64; use it with --dtype float64")
+    _check_out(parser, args.out, args.resume is not None)
     if args.epochs is None and args.iters is None:
         args.iters = DEFAULT_ITERS
     if args.lr is None and args.optimizer == "sgd":
@@ -202,11 +294,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         optimizer_params={} if args.lr is None else {"lr": args.lr},
         epochs=args.epochs, iters=args.iters, batch_size=args.batch_size, sampling=args.sampling,
         grad=args.grad, check_every=args.check_every, eval_subset=args.eval_subset,
-        seed=args.seed, run_dir=args.out, progress=args.progress,
+        seed=args.seed, run_dir=args.out, progress=args.progress, plot=args.plot,
         config={"script": vars(args)},
     )
     if args.resume is not None:
-        step = trainer.load_checkpoint(args.resume)
+        try:
+            step = trainer.load_checkpoint(args.resume)
+        except (ValueError, TypeError) as e:  # a checkpoint that does not fit this run
+            print(f"train.py: error: argument --resume: cannot resume from {args.resume}: {e}",
+                  file=sys.stderr)
+            return 2
         print(f"resuming {args.resume} at step {step} of {trainer.total_steps}", file=sys.stderr)
     try:
         result = trainer.fit()
@@ -224,8 +321,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"run folder:     {result.run_dir}")
     if result.curves is not None:
         print(f"curves:         {result.curves}")
+    elif not args.plot:
+        print("curves:         not drawn (--no-plot)")
     else:
-        print("curves:         not drawn: matplotlib is not installed (pip install -e '.[plot]')")
+        print(f"curves:         not drawn: matplotlib is not installed ({PLOT_HINT})")
+    if args.plot:
+        print(text_plot(result.history, width=80))
     if result.status == "interrupted":
         print(f"interrupted: resume with  python scripts/train.py --resume {result.run_dir}", file=sys.stderr)
         return 130

@@ -96,6 +96,9 @@ def test_flags_choose_the_network_and_optimizer(train):
         (["--weight-init", "big"], "argument --weight-init"),
         (["--grad", "check", "--dtype", "float32"], "argument --grad: check compares gradients in float64"),
         (["--resume", "/nonexistent/run"], "argument --resume: cannot resume from /nonexistent/run"),
+        (["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+        (["--eval-subset", "70000"], "argument --eval-subset: expected at most the test set size 10000"),
+        (["--out", "/proc/scratchnet-run"], "argument --out: cannot write into /proc"),
     ],
 )
 def test_bad_flags_fail_argparse_style_before_loading_data(train, no_data, capsys, argv, match):
@@ -118,6 +121,10 @@ def test_a_short_real_run_prints_results_and_writes_the_run(train, mnist_env, tm
     assert hist["eval"][-1]["test_acc"] > 0.5
     assert f"run folder:     {run}" in out and f"curves:         {run / 'curves.png'}" in out
     assert "wall time:" in out
+    # The learning curve in the terminal, within 80 columns.
+    assert f"test accuracy: {hist['eval'][0]['test_acc']:.4f} at step 0 -> " in out
+    assert "training loss (mean per column): " in out and "1.00 ┤" in out
+    assert max(len(line) for line in out.splitlines() if "┤" in line) <= 80
     assert hist["config"]["script"]["activation"] == "relu" and hist["config"]["script"]["seed"] == 0
     assert hist["config"]["trainer"]["optimizer"] == {"name": "sgd", "lr": 0.1}
 
@@ -180,3 +187,100 @@ def test_ctrl_c_exits_cleanly_and_the_run_resumes(train, mnist_env, tmp_path, ca
     monkeypatch.setattr(train, "Trainer", base)
     assert train.main(["--resume", str(run), "--no-progress"]) == 0
     assert "steps:          8 " in capsys.readouterr().out
+
+
+def test_no_plot_draws_neither_the_png_nor_the_text_plot(train, mnist_env, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--iters", "3", "--batch-size", "2000", "--eval-subset", "100", "--out", str(run),
+                       "--grad", "backprop", "--no-progress", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "curves:         not drawn (--no-plot)" in out and "┤" not in out
+    assert not (run / "curves.png").exists() and (run / "history.json").is_file()
+
+
+def _bad_flag(train, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        train.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: train.py") and "Traceback" not in err
+    return err.splitlines()[-1]
+
+
+def test_out_naming_a_file_or_a_read_only_folder(train, no_data, tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    line = _bad_flag(train, ["--out", str(f)], capsys)
+    assert line.endswith(f"argument --out: expected a folder, got the existing file {f}")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores the mode: a read-only file system instead
+            ro = Path("/proc/self")
+        line = _bad_flag(train, ["--out", str(ro / "run")], capsys)
+        assert f"argument --out: cannot write into {ro}" in line
+    finally:
+        (tmp_path / "ro").chmod(0o700)
+
+
+@pytest.mark.parametrize("damage", ["random", "truncated"])
+def test_resume_of_a_damaged_checkpoint(train, no_data, tmp_path, capsys, damage):
+    run = tmp_path / "run"
+    run.mkdir()
+    data = np.random.default_rng(1).bytes(5000)
+    if damage == "truncated":
+        np.savez(run / "checkpoint.npz", meta=np.array("{}"), x=np.zeros(1000))
+        data = (run / "checkpoint.npz").read_bytes()[:600]
+    (run / "checkpoint.npz").write_bytes(data)
+    line = _bad_flag(train, ["--resume", str(run)], capsys)
+    assert f"cannot resume from {run}: {run / 'checkpoint.npz'}: not a valid scratchnet checkpoint" in line
+    assert "allow_pickle" not in line
+
+
+def _tamper(run, change):
+    file = run / "checkpoint.npz"
+    with np.load(file, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    change(meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(file, **arrays)
+
+
+@pytest.fixture
+def short_run(train, mnist_env, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train.main(["--iters", "2", "--batch-size", "2000", "--eval-subset", "100", "--out", str(run),
+                       "--grad", "backprop", "--no-progress", "--no-plot", "--data-dir",
+                       str(tmp_path / "cache-of-the-run")]) == 0
+    capsys.readouterr()
+    return run
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda m: m["config"]["script"].update(dataset="../../etc"), "argument --dataset: invalid choice"),
+        (lambda m: m["config"]["script"].update(seed=-3), "argument --seed: expected an integer >= 0"),
+        (lambda m: m["config"]["script"].update(lr="1e400"), "argument --lr"),
+        (lambda m: m["config"]["script"].update(extra=1), "unexpected settings ['extra']"),
+        (lambda m: m.update(step=-5), "step: expected an integer >= 0, got -5"),
+        (lambda m: m["rng"].update(state=[1, 2]), "rng: not a valid random generator state"),
+    ],
+)
+def test_a_tampered_checkpoint_is_refused_before_data_is_loaded(train, short_run, capsys, monkeypatch,
+                                                                 change, match):
+    _tamper(short_run, change)
+    monkeypatch.setitem(sys.modules, "dataset.mnist", None)  # loading data would raise ImportError
+    line = _bad_flag(train, ["--resume", str(short_run)], capsys)
+    assert line.startswith(f"train.py: error: argument --resume: cannot resume from {short_run}")
+    assert match in line
+
+
+def test_resume_takes_the_data_folder_from_the_environment_not_the_checkpoint(train, short_run, tmp_path):
+    saved = json.loads((short_run / "checkpoint.json").read_text())["config"]["script"]
+    assert saved["data_dir"] == str(tmp_path / "cache-of-the-run")
+    args = train.parse_args(["--resume", str(short_run)])
+    assert args.data_dir is None  # load_mnist then uses $SCRATCHNET_DATA (or its default)
+    assert train.parse_args(["--resume", str(short_run), "--data-dir", "/x"]).data_dir == "/x"
