@@ -159,7 +159,7 @@ class Sequential:
         handed out, so nothing the caller holds is overwritten.
         """
         step, hidden = self._buffers_of_step, self.layers[:-1]
-        out = self._as_input(x)
+        out = step.as_input(x, self.dtype)
         for i in range(len(hidden)):
             kwargs = {"train": True} if self._takes_train[i] else {}
             out = step.forward(i, out, kwargs)
@@ -348,6 +348,15 @@ class _StepBuffers:
         self.forward_out = [_accepts(layer.forward, "out") for layer in layers[:-1]]
         self.backward_out = [_accepts(layer.backward, "out") for layer in layers]
         self.arrays: dict[tuple, np.ndarray] = {}
+
+    def as_input(self, x, dtype: np.dtype) -> np.ndarray:
+        """``x`` as a float array of ``dtype``: itself if it has it, else cast into a reused buffer."""
+        x = as_float_array("x", x)
+        if x.dtype == dtype:
+            return x
+        buf = self.scratch(("input",), np.broadcast_to(np.empty((), dtype), x.shape))
+        np.copyto(buf, x, casting="same_kind")
+        return buf
 
     def forward(self, i: int, x, kwargs: dict):
         return self._call(("forward", i), self.layers[i].forward, x, self.forward_out[i], kwargs)
