@@ -103,10 +103,9 @@ class Sequential:
         return f"{type(self).__name__}({inner}, loss={self.last_layer!r}{decay})"
 
     def _pack_parameters(self) -> None:
-        """Move every parameter into one flat buffer and every gradient into another, laid out alike.
+        """Move the parameters into one flat buffer and the gradients into another, laid out alike.
 
-        ``params`` becomes a PackedDict (the layout travels with it to the optimiser). Only for
-        networks that create their own parameters: arrays a caller handed in stay their objects.
+        ``params`` becomes a PackedDict, whose layout travels with it to the optimiser.
         """
         layout = ParamLayout(self.params, [p.shape for p in self.params.values()], self.dtype)
         params, grads = layout.zeros(), layout.zeros()
@@ -296,12 +295,10 @@ class Sequential:
         return state
 
     def load_state_dict(self, state: dict, *, source: str = "state_dict") -> None:
-        """Copy values into the existing arrays; refuse missing or unexpected names and other shapes.
+        """Copy values into the existing arrays, strictly: nothing changes unless every entry fits.
 
-        Nothing is changed unless every entry fits; values of another float dtype are cast.
-        ``source`` names the origin in error messages (``load`` passes the file's path). Raises
-        ValueError naming the missing and unexpected keys or the wrong shapes, TypeError for a
-        non-float array.
+        ValueError names missing and unexpected keys or wrong shapes; TypeError a non-float array.
+        Other float dtypes are cast. ``source`` names the origin in messages (``load``: the path).
         """
         targets = {**self.params, **self._buffers()}
         values = _checked_state(targets, state, source)
@@ -316,15 +313,7 @@ class Sequential:
     def load(self, path: str | os.PathLike) -> None:
         """Load parameters saved by :meth:`save` (``allow_pickle=False``), strictly; see load_state_dict."""
         path = os.fspath(path)
-        try:
-            archive = np.load(path, allow_pickle=False)
-        except ValueError as e:  # not a NumPy file at all (np.load takes it for a pickle)
-            raise ValueError(f"{path}: expected an .npz archive written by save(): {e}") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path}: expected an .npz archive written by save(), got a single .npy array")
-        with archive:
-            state = {name: archive[name] for name in archive.files}
-        self.load_state_dict(state, source=path)
+        self.load_state_dict(_read_npz(path), source=path)
 
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
@@ -386,6 +375,18 @@ class _StepBuffers:
                 self.arrays.clear()
             self.arrays[full_key] = result
         return result
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz archive, read with ``allow_pickle=False``; ValueError for anything else."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except ValueError as e:  # not a NumPy file at all (np.load takes it for a pickle)
+        raise ValueError(f"{path}: expected an .npz archive written by save(): {e}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: expected an .npz archive written by save(), got a single .npy array")
+    with archive:
+        return {name: archive[name] for name in archive.files}
 
 
 def _check_layers(layers: tuple, loss) -> None:

@@ -130,7 +130,7 @@ class Optimizer:
         were. They are cheap next to the arithmetic: attribute reads, no NumPy calls.
         """
         if grads.keys() != params.keys():
-            self._check_keys("grads", grads, params)
+            _check_keys("grads", grads, params)
         for key, p in params.items():
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 raise TypeError(f"params[{key!r}]: expected a floating NumPy array, got "
@@ -144,7 +144,7 @@ class Optimizer:
         for s in self.slots:
             arrays = self.state[s]
             if arrays.keys() != params.keys():
-                self._check_keys(f"optimizer state {s!r}", arrays, params)
+                _check_keys(f"optimizer state {s!r}", arrays, params)
             for k, p in params.items():
                 if arrays[k].shape != p.shape:
                     raise ValueError(f"optimizer state {s}.{k}: has shape {arrays[k].shape}, "
@@ -177,16 +177,6 @@ class Optimizer:
 
     def _step(self, p: np.ndarray, g: np.ndarray, slots: tuple[np.ndarray, ...], tmp: np.ndarray) -> None:
         raise NotImplementedError
-
-    @staticmethod
-    def _check_keys(what: str, got: Mapping, params: Mapping) -> None:
-        if got.keys() != params.keys():
-            missing = sorted(set(params) - set(got))
-            unexpected = sorted(set(got) - set(params))
-            raise ValueError(
-                f"{what}: expected the keys of params {sorted(params)}, "
-                f"missing {missing}, unexpected {unexpected}"
-            )
 
     # -- saving and restoring ---------------------------------------------------------------
 
@@ -223,25 +213,7 @@ class Optimizer:
         if name is not None and str(np.asarray(name)) != type(self).__name__.lower():
             raise ValueError(f"state: saved by optimizer {str(np.asarray(name))!r}, "
                              f"cannot load into {type(self).__name__}")
-        scalars = {"t", *self.hyperparameters}
-        missing = sorted(scalars - set(d))
-        state: dict[str, dict[str, np.ndarray]] = {}
-        unexpected = []
-        for key, value in d.items():
-            if key == "name" or key in scalars:
-                continue
-            slot, dot, param = key.partition(".")
-            if not dot or slot not in self.slots:
-                unexpected.append(key)
-                continue
-            state.setdefault(slot, {})[param] = np.array(value, copy=True)
-        if missing or unexpected:
-            raise ValueError(f"state: missing keys {missing}, unexpected keys {sorted(unexpected)}")
-        if state:
-            params_seen = [set(state.get(s, {})) for s in self.slots]
-            if any(p != params_seen[0] for p in params_seen):
-                raise ValueError(f"state: slots {list(self.slots)} name different parameters: "
-                                 f"{[sorted(p) for p in params_seen]}")
+        state = _saved_slots(d, self.slots, {"name", "t", *self.hyperparameters})
         t = np.asarray(d["t"])
         if t.ndim != 0 or t.dtype.kind not in "iu" or int(t) < 0:
             raise ValueError(f"state['t']: expected a non-negative integer, got {d['t']!r}")
@@ -254,6 +226,37 @@ class Optimizer:
         self.t = int(t)
         self.state = state
         self._tmp = {}
+
+
+def _check_keys(what: str, got: Mapping, params: Mapping) -> None:
+    if got.keys() != params.keys():
+        missing = sorted(set(params) - set(got))
+        unexpected = sorted(set(got) - set(params))
+        raise ValueError(f"{what}: expected the keys of params {sorted(params)}, "
+                         f"missing {missing}, unexpected {unexpected}")
+
+
+def _saved_slots(d: Mapping[str, Any], slots: tuple[str, ...], scalars: set[str]) -> dict[str, dict]:
+    """Copies of the state arrays in a saved dict, ``{slot: {param: array}}``, after checking its keys."""
+    missing = sorted(scalars - {"name"} - set(d))
+    state: dict[str, dict[str, np.ndarray]] = {}
+    unexpected = []
+    for key, value in d.items():
+        if key in scalars:
+            continue
+        slot, dot, param = key.partition(".")
+        if not dot or slot not in slots:
+            unexpected.append(key)
+            continue
+        state.setdefault(slot, {})[param] = np.array(value, copy=True)
+    if missing or unexpected:
+        raise ValueError(f"state: missing keys {missing}, unexpected keys {sorted(unexpected)}")
+    if state:
+        params_seen = [set(state.get(s, {})) for s in slots]
+        if any(p != params_seen[0] for p in params_seen):
+            raise ValueError(f"state: slots {list(slots)} name different parameters: "
+                             f"{[sorted(p) for p in params_seen]}")
+    return state
 
 
 def _adaptive_step(p: np.ndarray, direction: np.ndarray, h: np.ndarray, lr: float, eps: float,

@@ -389,7 +389,7 @@ HEADER = ["model", "dtype", "threads", "loss_and_gradient", "gradient", "Trainer
           "acc ours", "acc plain", "acc torch"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[Model]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per row, after a warm-up epoch")
     parser.add_argument("--steps", type=int, default=600, help="steps per epoch (600 = 60 000 images)")
@@ -418,8 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     if not all(1 <= i <= len(MODELS) for i in rows):
         parser.error(f"--models: expected 'all' or numbers 1-{len(MODELS)} separated by commas, "
                      f"got {args.models!r}")
-    models = [MODELS[i - 1] for i in rows]
+    return parser, args, [MODELS[i - 1] for i in rows]
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser, args, models = parse_args(argv)
     torch = None
     if not args.no_torch:
         try:
