@@ -444,8 +444,9 @@ class BatchNormalization(Layer):
         self.std: np.ndarray | None = None
         self.train_flg = True
 
-    gamma = property(lambda self: self.params["gamma"])
-    beta = property(lambda self: self.params["beta"])
+    # Assignable like Affine's W and b: the values are copied into the arrays the network holds.
+    gamma = property(lambda self: self.params["gamma"], lambda self, v: _assign(self.params, "gamma", v))
+    beta = property(lambda self: self.params["beta"], lambda self, v: _assign(self.params, "beta", v))
     dgamma = property(lambda self: self.grads["gamma"])
     dbeta = property(lambda self: self.grads["beta"])
     running_mean = property(lambda self: self.buffers["running_mean"])
