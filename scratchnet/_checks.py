@@ -7,6 +7,9 @@ broadcasting or wrapping around.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 
@@ -91,3 +94,50 @@ def as_generator(name: str, seed) -> np.random.Generator:
     if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
         return np.random.default_rng(seed)
     raise TypeError(f"{name}: expected an int >= 0, a numpy.random.Generator or None, got {seed!r}")
+
+
+def is_real(value) -> bool:
+    """True for a real number (Python or NumPy int or float), False for bools and everything else."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, (numbers.Real, np.integer, np.floating))
+
+
+def check_real(name: str, value, *, low: float = -math.inf, high: float = math.inf,
+               low_open: bool = True, high_open: bool = True) -> float:
+    """Return ``value`` as a float after checking it is a finite real number in the given interval.
+
+    Raises TypeError for a non-number (or a bool), ValueError outside the interval.
+    """
+    if not is_real(value):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    ok_low = v > low if low_open else v >= low
+    ok_high = v < high if high_open else v <= high
+    if not (math.isfinite(v) and ok_low and ok_high):
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a finite number in {left}{low}, {high}{right}, got {value!r}")
+    return v
+
+
+def check_positive(name: str, value) -> float:
+    """Return ``value`` as a float after checking it is a finite number > 0 (ValueError if not)."""
+    if not (is_real(value) and 0 < value < math.inf):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    return float(value)
+
+
+def check_nonnegative(name: str, value, *, expected: str = "a number >= 0") -> float:
+    """Return ``value`` as a float after checking it is a number >= 0 (ValueError naming ``expected``)."""
+    if not (is_real(value) and value >= 0):
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
+    return float(value)
+
+
+def check_positive_int(name: str, value, *, allow_none: bool = False) -> int | None:
+    """Return ``value`` as an int after checking it is an integer >= 1 (or None, if allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)

@@ -1,35 +1,26 @@
-"""Layers with forward and backward passes (chapters 5 and 6).
+"""Layers with forward and backward passes (chapters 5 and 6), each a small class in the textbook's shape.
 
-Every layer is a small class in the textbook's shape:
-
-- ``forward(x)`` computes the output and keeps what ``backward`` needs; layers that behave
-  differently while training (``Dropout``, ``BatchNormalization``) take ``train`` (the book's
-  ``train_flg``), True by default as in the book.
-- ``backward(dout)`` takes the gradient of the loss with respect to the output and returns the
-  gradient with respect to the input, ``dx``. It never writes into ``dout`` or ``x``.
-- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``), empty for
-  layers without parameters. ``backward`` fills ``grads`` in place: the arrays are buffers reused by
-  the next call. ``buffers`` holds state that is saved but not trained (batch-norm running stats).
-
-dtypes: a layer with parameters computes in its parameters' dtype (float32 stays float32; other
-inputs are cast once); a layer without parameters keeps the input's float dtype.
-
-Speed: ``Affine``, ``Sigmoid``, ``Relu`` and ``SoftmaxWithLoss`` take ``out=`` in ``forward`` and
-``backward`` (the loss layer in ``backward`` only), as NumPy's functions do: the result is written
-into that array instead of a new one. Networks pass buffers of their own there, so that a training
-step allocates almost nothing. Without ``out`` every call returns a new array, which later calls
-never touch.
+- ``forward(x)`` computes the output and keeps what ``backward`` needs; ``Dropout`` and
+  ``BatchNormalization`` also take ``train`` (the book's ``train_flg``), True by default.
+- ``backward(dout)`` returns dx, the gradient with respect to the input; it never writes into
+  ``dout`` or ``x``.
+- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``); ``backward``
+  fills ``grads`` in place. ``buffers`` holds saved state that is not trained.
+- dtypes: a layer with parameters computes in its parameters' dtype; one without keeps the input's.
+- ``Affine``, ``Sigmoid``, ``Relu`` and ``SoftmaxWithLoss`` take ``out=`` (where to write the result),
+  as NumPy's functions do. The buffers and fused paths live in :mod:`scratchnet._kernels`; why and
+  how fast: docs/speed.md.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import as_float_array, as_generator
+from ._checks import as_float_array, as_generator, check_positive
+from ._kernels import FusedSoftmaxLoss, check_dout, flatten_features, out_array, sigmoid_into, valid_labels
 from .functions import softmax
 from .losses import cross_entropy_error, softmax_cross_entropy
 
@@ -64,23 +55,14 @@ class Layer:
             )
 
     @staticmethod
-    def _check_dout(dout, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        dout = as_float_array("dout", dout)
-        if dout.shape != shape:
-            raise ValueError(
-                f"dout: expected shape {shape} (the shape of forward's output), got {dout.shape}"
-            )
-        return dout.astype(dtype, copy=False)
+    def _check_dout(dout, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray:
+        """``dout`` checked against forward's output shape, cast to ``dtype`` (kept if None)."""
+        return check_dout(dout, shape, dtype)
 
     @staticmethod
     def _out(out: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """``out`` checked against the result's shape and dtype, or a new array when it is None."""
-        if out is None:
-            return np.empty(shape, dtype=dtype)
-        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype:
-            got = f"{out.shape} {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__
-            raise ValueError(f"out: expected an array of shape {shape} and dtype {dtype}, got {got}")
-        return out
+        return out_array(out, shape, dtype)
 
     def _grad_buffer(self, key: str) -> np.ndarray:
         """``grads[key]``, reallocated only if it no longer matches ``params[key]``."""
@@ -90,41 +72,25 @@ class Layer:
         return g
 
 
-def _flatten_features(x: np.ndarray, features: int) -> np.ndarray:
-    """Reshape (N, ...) to (N, features), with an error in the layer's own terms on a mismatch."""
-    if x.ndim < 2:
-        raise ValueError(
-            f"x: expected shape (N, {features}), got {x.shape}; for one sample use x.reshape(1, -1)"
-        )
-    if x.ndim == 2 and x.shape[1] != features:
-        raise ValueError(f"x: expected (N, {features}), got (N, {x.shape[1]})")
-    if math.prod(x.shape[1:]) != features:
-        shape = ", ".join(["N", *map(str, x.shape[1:])])
-        raise ValueError(f"x: expected (N, {features}) or (N, ...) with {features} features, got ({shape})")
-    return x.reshape(x.shape[0], features)
-
-
 class Affine(Layer):
     """Fully connected layer: ``out = x @ W + b``.
 
     Parameters
     ----------
     W : ndarray, shape (D, M), float
-        Weights. Kept as the same object (not copied) when already a float array, so that a
-        network's ``params["W1"]`` and this layer's ``params["W"]`` are one array.
+        Weights, kept as the same object (a network's ``params["W1"]`` is this layer's ``W``).
     b : ndarray, shape (M,), W's dtype
         Biases.
 
-    Input (N, ...) with D features per sample is flattened to (N, D), as the textbook's Affine does
-    for image batches; ``backward`` returns dx in the original shape.
+    Input (N, D), or (N, ...) with D features per sample, flattened to (N, D) as the book's Affine
+    does; ``backward`` returns dx in the input's shape. ``forward``/``backward`` take ``out=``.
     """
 
     def __init__(self, W, b) -> None:
         super().__init__()
-        W = as_float_array("W", W)
+        W, b = as_float_array("W", W), as_float_array("b", b)
         if W.ndim != 2:
             raise ValueError(f"W: expected shape (D, M), got {W.shape}")
-        b = as_float_array("b", b)
         if b.shape != (W.shape[1],):
             raise ValueError(f"b: expected shape ({W.shape[1]},) (one per column of W), got {b.shape}")
         if b.dtype != W.dtype:
@@ -134,54 +100,25 @@ class Affine(Layer):
         self.x: np.ndarray | None = None
         self.original_x_shape: tuple[int, ...] | None = None
 
-    # The textbook's attribute names.
-    W = property(lambda self: self.params["W"])
-    b = property(lambda self: self.params["b"])
-    dW = property(lambda self: self.grads["W"])
-    db = property(lambda self: self.grads["b"])
-
     def __repr__(self) -> str:
         d, m = self.params["W"].shape
         return f"Affine({d} -> {m})"
 
     def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
-        """Return ``x @ W + b``.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, D) or (N, ...) with D features per sample
-            Cast to W's dtype if it has another one. Kept (not copied) for ``backward``.
-        out : ndarray, shape (N, M), W's dtype, optional
-            Where to write the result; a new array by default.
-
-        Returns
-        -------
-        ndarray, shape (N, M), W's dtype (``out`` when given)
-        """
-        W = self.params["W"]
+        """Return ``x @ W + b``, shape (N, M), W's dtype (x is cast to it and kept for backward)."""
+        W, b = self.params["W"], self.params["b"]
         x = as_float_array("x", x)
-        x2 = x if x.ndim == 2 and x.shape[1] == W.shape[0] else _flatten_features(x, W.shape[0])
         self.original_x_shape = x.shape
-        self.x = x2.astype(W.dtype, copy=False)
-        out = np.dot(self.x, W, out=self._out(out, (x2.shape[0], W.shape[1]), W.dtype))
-        out += self.params["b"]
+        self.x = flatten_features(x, W.shape[0]).astype(W.dtype, copy=False)
+        out = np.dot(self.x, W, out=self._out(out, (self.x.shape[0], W.shape[1]), W.dtype))
+        out += b
         return out
 
     def backward(self, dout, *, input_grad: bool = True, out: np.ndarray | None = None) -> np.ndarray | None:
-        """Fill ``grads["W"]`` = x.T @ dout and ``grads["b"]`` = sum of dout; return dx.
+        """Fill ``grads["W"]`` = x.T @ dout and ``grads["b"]`` = sum of dout; return dx = dout @ W.T.
 
-        Parameters
-        ----------
-        dout : array_like, shape (N, M)
-        input_grad : bool
-            False skips dx (returns None): a network's first layer needs no gradient for its input,
-            and dx = dout @ W.T is as costly as the forward pass.
-        out : ndarray, shape (N, D), W's dtype, optional
-            Where to write dx (in the (N, D) shape even for image input); a new array by default.
-
-        Returns
-        -------
-        dx : ndarray of the input's original shape, W's dtype (or None)
+        dout: shape (N, M). ``input_grad=False`` skips dx and returns None (a network's first layer
+        needs no gradient for its input data). ``out``: where to write dx, shape (N, D).
         """
         self._require_forward(self.x is not None)
         W = self.params["W"]
@@ -193,40 +130,34 @@ class Affine(Layer):
         dx = np.dot(dout, W.T, out=self._out(out, self.x.shape, W.dtype))
         return dx if dx.shape == self.original_x_shape else dx.reshape(self.original_x_shape)
 
+    # The textbook's attribute names. Assigning W or b writes into the array the layer (and its
+    # network) already holds, so the network's params and packed buffer see the new values.
+    W = property(lambda self: self.params["W"], lambda self, v: _assign(self.params, "W", v))
+    b = property(lambda self: self.params["b"], lambda self, v: _assign(self.params, "b", v))
+    dW = property(lambda self: self.grads["W"])
+    db = property(lambda self: self.grads["b"])
+
+
+def _assign(params: dict[str, np.ndarray], key: str, value) -> None:
+    """Copy ``value`` into ``params[key]`` in place, after checking its shape."""
+    value = as_float_array(key, value)
+    if value.shape != params[key].shape:
+        raise ValueError(f"{key}: expected shape {params[key].shape}, got {value.shape}")
+    np.copyto(params[key], value, casting="same_kind")
+
 
 class Sigmoid(Layer):
-    """Logistic activation, ``out = 1 / (1 + exp(-x))``, elementwise; shapes and float dtype kept."""
+    """Logistic activation, ``out = 1 / (1 + exp(-x))``, elementwise; shape and float dtype kept."""
 
     def __init__(self) -> None:
         super().__init__()
         self.out: np.ndarray | None = None
 
     def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
-        """Return sigmoid(x), elementwise.
-
-        Parameters
-        ----------
-        x : array_like, any shape, float
-        out : ndarray of x's shape and float dtype, optional
-            Where to write the result (it may be ``x`` itself); a new array by default. The layer
-            keeps the result for ``backward``.
-
-        Returns
-        -------
-        ndarray of x's shape and dtype (``out`` when given)
-        """
+        """Return sigmoid(x) (into ``out``, which may be x itself, if given); kept for backward."""
         x = as_float_array("x", x)
-        out = self._out(out, x.shape, x.dtype)
-        np.negative(x, out=out)
-        # exp(-x) overflows to inf for x below about -88 (float32) or -709 (float64); 1 / (1 + inf)
-        # is then 0, which sigmoid(x) is there to within the dtype's smallest normal number, so
-        # the warning says nothing useful.
-        with np.errstate(over="ignore"):
-            np.exp(out, out=out)
-        out += 1.0
-        np.reciprocal(out, out=out)
-        self.out = out
-        return out
+        self.out = sigmoid_into(x, self._out(out, x.shape, x.dtype))
+        return self.out
 
     def backward(self, dout, out: np.ndarray | None = None) -> np.ndarray:
         """Return dx = dout * out * (1 - out), of the input's shape and dtype (into ``out`` if given)."""
@@ -240,7 +171,7 @@ class Sigmoid(Layer):
 
 
 class Relu(Layer):
-    """Rectified linear unit, ``out = max(0, x)``, elementwise; shapes and float dtype kept.
+    """Rectified linear unit, ``out = max(0, x)``, elementwise; shape and float dtype kept.
 
     ``mask`` is True where x <= 0, as in the textbook; the gradient there is 0 (also at x == 0).
     Unlike the textbook's Relu, ``backward`` never writes into ``dout``.
@@ -248,7 +179,7 @@ class Relu(Layer):
 
     def __init__(self) -> None:
         super().__init__()
-        self._keep: np.ndarray | None = None  # x > 0: a buffer reused by the next forward
+        self._keep: np.ndarray | None = None  # x > 0, a buffer reused by the next forward
 
     @property
     def mask(self) -> np.ndarray | None:
@@ -256,31 +187,18 @@ class Relu(Layer):
         return None if self._keep is None else ~self._keep
 
     def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
-        """Return max(0, x).
-
-        Parameters
-        ----------
-        x : array_like, any shape, float
-        out : ndarray of x's shape and float dtype, optional
-            Where to write the result; a new array by default.
-        """
+        """Return max(0, x) (into ``out`` if given)."""
         x = as_float_array("x", x)
-        keep = self._keep
-        if keep is None or keep.shape != x.shape:
-            keep = self._keep = np.empty(x.shape, dtype=bool)
-        np.greater(x, 0, out=keep)
+        if self._keep is None or self._keep.shape != x.shape:
+            self._keep = np.empty(x.shape, dtype=bool)
+        np.greater(x, 0, out=self._keep)
         return np.maximum(x, 0, out=self._out(out, x.shape, x.dtype))
 
     def backward(self, dout, out: np.ndarray | None = None) -> np.ndarray:
         """Return dx: dout where x > 0, else 0 (into ``out`` if given)."""
         self._require_forward(self._keep is not None)
-        dout = as_float_array("dout", dout)
-        if dout.shape != self._keep.shape:
-            raise ValueError(
-                f"dout: expected shape {self._keep.shape} (the shape of forward's output), got {dout.shape}"
-            )
-        # A product with the 0/1 mask: half the cost of np.where (inf or NaN in dout at a dropped
-        # unit gives NaN instead of 0; the loss is then not finite anyway).
+        dout = self._check_dout(dout, self._keep.shape)
+        # A product with the 0/1 mask: cheaper than np.where (see docs/speed.md).
         return np.multiply(dout, self._keep, out=self._out(out, dout.shape, dout.dtype))
 
 
@@ -312,17 +230,16 @@ class Softmax(Layer):
 class SoftmaxWithLoss(Layer):
     """Softmax followed by the cross-entropy loss: the last layer of a classifier.
 
+    ``forward(x, t)`` takes scores x (N, C) and teacher t, integer labels (N,) or one-hot (N, C)
+    (soft targets' rows sum to 1), and returns the mean loss over the batch as a float.
+
     Parameters
     ----------
     form : {"fused", "textbook"}
-        ``"fused"`` (default) computes the loss by log-sum-exp (``softmax_cross_entropy``): finite
-        for any logits. ``"textbook"`` is the book's ``cross_entropy_error(softmax(x), t)`` with its
-        ``log(y + 1e-7)``; use it to reproduce the book's printed numbers. Both have the book's
-        backward, (y - t) / N, which leaves the delta out: a numerical check of the textbook form
-        therefore differs by about 1e-7 / y relatively (the book's b2 difference of 1.41e-07).
-
-    ``forward(x, t)`` takes scores x of shape (N, C) and teacher t: integer labels (N,) or one-hot
-    (N, C) (rows of soft targets must sum to 1). It returns the mean loss over the batch as a float.
+        ``"fused"`` (default): the loss by log-sum-exp (``softmax_cross_entropy``), finite for any
+        logits. ``"textbook"``: the book's ``cross_entropy_error(softmax(x), t)`` with its
+        ``log(y + 1e-7)``, to reproduce the book's printed numbers. Both have the book's backward,
+        (y - t) / N.
     """
 
     FORMS = ("fused", "textbook")
@@ -336,52 +253,31 @@ class SoftmaxWithLoss(Layer):
         self.t: np.ndarray | None = None
         self._x: np.ndarray | None = None
         self._y: np.ndarray | None = None
-        # The fused form with labels keeps exp(x - max) and its row sums (buffers reused by the
-        # next forward): y is their quotient, computed only if someone asks for it.
-        self._e: np.ndarray | None = None
-        self._sums: np.ndarray | None = None
-        self._e_buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._rows = np.arange(0)
+        self._fused = FusedSoftmaxLoss()  # keeps exp(x - max): y is computed only if asked for
 
     @property
     def y(self) -> np.ndarray | None:
-        """softmax(x) of the last forward (N, C); computed on first use, as only backward needs it."""
-        if self._y is None:
-            if self._e is not None:
-                self._y = self._e / self._sums
-            elif self._x is not None:
-                self._y = softmax(self._x, axis=1)
+        """softmax(x) of the last forward, (N, C), computed on first use."""
+        if self._y is None and self._x is not None:
+            self._y = self._fused.softmax() if self._fused.e is not None else softmax(self._x, axis=1)
         return self._y
 
     def __repr__(self) -> str:
         return f"SoftmaxWithLoss(form={self.form!r})"
 
     def forward(self, x, t) -> float:
-        """Return the mean cross-entropy of softmax(x) against t.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, C), float
-            Scores (logits). Kept (not copied) for ``backward``.
-        t : array_like
-            Integer labels of shape (N,) in [0, C), or one-hot targets of shape (N, C).
-
-        Returns
-        -------
-        float
-        """
+        """Return the mean cross-entropy of softmax(x) against t; x (N, C) is kept for backward."""
         x = as_float_array("x", x)
         if x.ndim != 2:
             raise ValueError(f"x: expected scores of shape (N, C), got {x.shape}")
-        self._x, self._y, self._e = x, None, None
         t = np.asarray(t)
-        n, c = x.shape
-        if self.form == "fused" and _valid_labels(t, n, c):
+        self._x, self._y = x, None
+        self._fused.clear()
+        if self.form == "fused" and valid_labels(t, *x.shape):
             self.t = t.astype(np.intp, copy=False)
-            self.loss = self._fused_labels_loss(x, self.t)
+            self.loss = self._fused.loss(x, self.t)
             return self.loss
-        # One-hot targets, the textbook's form, or a bad t: the loss functions validate t (shape,
-        # label range) and say what is wrong with it.
+        # One-hot targets, the textbook's form, or a bad t, which the loss functions explain.
         if self.form == "fused":
             self.loss = softmax_cross_entropy(x, t)
         else:
@@ -390,75 +286,27 @@ class SoftmaxWithLoss(Layer):
         self.t = t.astype(x.dtype, copy=False) if t.shape == x.shape else t.astype(np.intp, copy=False)
         return self.loss
 
-    def _fused_labels_loss(self, x: np.ndarray, labels: np.ndarray) -> float:
-        """``softmax_cross_entropy(x, labels)`` bit for bit, keeping exp(x - max) for backward."""
-        n, c = x.shape
-        e, sums, xt = self._exp_buffers(n, c, x.dtype)
-        # Shift each row by its maximum, as log_softmax does, so that exp stays in (0, 1]. The
-        # maxima are taken down the columns of a transposed copy: c vectorised passes instead of
-        # n reductions of c numbers each, many times faster for 10 classes (and exact all the same).
-        np.copyto(xt, x.T)
-        m = np.maximum.reduce(xt, axis=0)
-        np.subtract(x, m[:, None], out=e)
-        picked = e[self._row_index(n), labels]
-        np.exp(e, out=e)
-        np.add.reduce(e, axis=1, out=sums)
-        # -(picked - log(sum)) is log(sum) - picked, exactly.
-        total = np.add.reduce(np.subtract(np.log(sums), picked, out=picked))
-        loss = float(total / n)
-        if not math.isfinite(loss):
-            # An infinite or NaN maximum (log_softmax leaves such rows unshifted), or a truly
-            # infinite loss: redo it the reference way, which handles every case.
-            self._e = None
-            return softmax_cross_entropy(x, labels)
-        self._e, self._sums = e, sums[:, None]
-        return loss
-
-    def _exp_buffers(self, n: int, c: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        bufs = self._e_buffers
-        if bufs is None or bufs[0].shape != (n, c) or bufs[0].dtype != dtype:
-            bufs = self._e_buffers = (np.empty((n, c), dtype), np.empty(n, dtype), np.empty((c, n), dtype))
-        return bufs
-
-    def _row_index(self, n: int) -> np.ndarray:
-        if self._rows.size != n:
-            self._rows = np.arange(n)
-        return self._rows
-
     def backward(self, dout=1.0, out: np.ndarray | None = None) -> np.ndarray:
-        """Return dx = dout * (y - t) / N, shape (N, C), the dtype of x.
+        """Return dx = dout * (y - t) / N, shape (N, C), x's dtype (into ``out`` if given).
 
-        Parameters
-        ----------
-        dout : float
-            The gradient arriving at the loss (1 when the loss is the final output).
-        out : ndarray, shape (N, C), the dtype of x, optional
-            Where to write dx; a new array by default.
+        dout: a scalar, the gradient arriving at the loss (1 when the loss is the final output).
         """
         self._require_forward(self._x is not None)
         dout = np.asarray(dout)
         if dout.ndim != 0:
             raise ValueError(f"dout: expected a scalar (the loss is a number), got shape {dout.shape}")
         x, t = self._x, self.t
-        n = x.shape[0]
         dx = self._out(out, x.shape, x.dtype)
-        if self._y is None and self._e is not None:
-            np.divide(self._e, self._sums, out=dx)  # y, straight into dx
+        if self._y is None and self._fused.e is not None:
+            self._fused.softmax_into(dx)
         else:
             np.copyto(dx, self.y)
         if t.ndim == 1:
-            dx[self._row_index(n), t] -= 1
+            dx[self._fused.rows(x.shape[0]), t] -= 1
         else:
             dx -= t
-        dx *= float(dout) / n
+        dx *= float(dout) / x.shape[0]
         return dx
-
-
-def _valid_labels(t: np.ndarray, n: int, c: int) -> bool:
-    """True for N integer labels in [0, C) (cheaply: the hot path of every training step)."""
-    if t.shape != (n,) or t.dtype.kind not in "iu" or n == 0:
-        return False
-    return bool(t.max() < c) and (t.dtype.kind == "u" or bool(t.min() >= 0))
 
 
 class Dropout(Layer):
@@ -540,14 +388,10 @@ class Dropout(Layer):
     def backward(self, dout) -> np.ndarray:
         """Return dx: dout through the same mask and scale as the last forward."""
         self._require_forward(self._forwarded)
-        dout = as_float_array("dout", dout)
         if self._factor is None:
+            dout = as_float_array("dout", dout)
             return dout if self.inverted else dout * (1.0 - self.dropout_ratio)
-        if dout.shape != self._factor.shape:
-            raise ValueError(
-                f"dout: expected shape {self._factor.shape} (the shape of forward's output), got {dout.shape}"
-            )
-        return dout * self._factor
+        return self._check_dout(dout, self._factor.shape) * self._factor
 
 
 class BatchNormalization(Layer):
@@ -586,9 +430,7 @@ class BatchNormalization(Layer):
             )
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum: expected a value in [0, 1], got {momentum}")
-        if not eps > 0:
-            raise ValueError(f"eps: expected a positive number, got {eps}")
-        self.momentum, self.eps = float(momentum), float(eps)
+        self.momentum, self.eps = float(momentum), check_positive("eps", eps)
         self.params = {"gamma": gamma, "beta": beta}
         self.grads = {"gamma": np.zeros_like(gamma), "beta": np.zeros_like(beta)}
         stats = {"running_mean": (running_mean, np.zeros), "running_var": (running_var, np.ones)}
@@ -602,8 +444,9 @@ class BatchNormalization(Layer):
         self.std: np.ndarray | None = None
         self.train_flg = True
 
-    gamma = property(lambda self: self.params["gamma"])
-    beta = property(lambda self: self.params["beta"])
+    # Assignable like Affine's W and b: the values are copied into the arrays the network holds.
+    gamma = property(lambda self: self.params["gamma"], lambda self, v: _assign(self.params, "gamma", v))
+    beta = property(lambda self: self.params["beta"], lambda self, v: _assign(self.params, "beta", v))
     dgamma = property(lambda self: self.grads["gamma"])
     dbeta = property(lambda self: self.grads["beta"])
     running_mean = property(lambda self: self.buffers["running_mean"])
@@ -628,7 +471,7 @@ class BatchNormalization(Layer):
         """
         gamma = self.params["gamma"]
         x = as_float_array("x", x)
-        x2 = _flatten_features(x, gamma.shape[0]).astype(gamma.dtype, copy=False)
+        x2 = flatten_features(x, gamma.shape[0]).astype(gamma.dtype, copy=False)
         self.input_shape = x.shape
         self.train_flg = bool(train)
         if train:

@@ -5,7 +5,8 @@ Every network offers the same interface (the one optimisers, trainers and gradie
 - ``params``: a flat dict with stable names, numbered per parameter kind in layer order: the k-th
   Affine holds ``W{k}``/``b{k}``, the k-th BatchNormalization ``gamma{k}``/``beta{k}``. The values
   are the very arrays the layers compute with: update them in place (``params["W1"] -= ...``),
-  never rebind them.
+  never rebind them. In TwoLayerNet and MultiLayerNet it is a :class:`~scratchnet._packed.PackedDict`,
+  which also says where each array lives in one flat buffer (see docs/speed.md).
 - ``predict(x, train=False)`` -> scores (N, C) before the softmax; ``loss(x, t, train=False)`` ->
   float; ``accuracy(x, t)`` -> float. ``t`` is integer labels (N,) or one-hot (N, C).
 - ``loss_and_gradient(x, t)``: one forward pass in training mode and one backward pass;
@@ -19,14 +20,20 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-import numbers
 import os
 from collections.abc import Sequence
 
 import numpy as np
 
-from ._checks import as_float_array, as_generator, check_labels
+from ._checks import (
+    as_float_array,
+    as_generator,
+    check_labels,
+    check_nonnegative,
+    check_positive_int,
+)
 from ._io import atomic_write
+from ._packed import PackedDict, ParamLayout, copy_arrays
 from .fastgrad import mlp_numerical_gradient, network_spec
 from .gradient import numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
@@ -53,37 +60,20 @@ class Sequential:
         The last layer, ``forward(x, t) -> float`` and ``backward(dout=1.0)``. A new
         ``SoftmaxWithLoss()`` by default.
     weight_decay_lambda : float
-        L2 weight decay lambda: 0.5 * lambda * sum(W**2) over every weight ``W{k}`` (not biases,
-        not batch-norm parameters) is added to the loss and lambda * W to its gradient.
+        L2 weight decay: 0.5 * lambda * sum(W**2) over every weight ``W{k}`` (not biases, not
+        batch-norm parameters) is added to the loss and lambda * W to its gradient.
 
-    Attributes
-    ----------
-    layers : list
-        All layers, the loss layer last (also ``last_layer`` / ``loss_layer``).
-    params : dict[str, ndarray]
-        See the module docstring.
-    dtype : numpy.dtype
-        The parameters' dtype (float64 if there are none); inputs are cast to it once.
+    Attributes: ``layers`` (the loss layer last, also ``last_layer``), ``params`` (see the module
+    docstring), ``dtype`` (the parameters' dtype, float64 if there are none; inputs are cast to it).
     """
 
     def __init__(self, *layers, loss=None, weight_decay_lambda: float = 0.0) -> None:
         loss = SoftmaxWithLoss() if loss is None else loss
-        for i, layer in enumerate([*layers, loss]):
-            if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
-                what = "loss" if i == len(layers) else f"layers[{i}]"
-                raise TypeError(
-                    f"{what}: expected a layer with forward and backward, got {type(layer).__name__}"
-                )
-        if not (_is_real(weight_decay_lambda) and weight_decay_lambda >= 0):
-            raise ValueError(f"weight_decay_lambda: expected a number >= 0, got {weight_decay_lambda!r}")
+        _check_layers(layers, loss)
         self.layers = [*layers, loss]
-        self.weight_decay_lambda = float(weight_decay_lambda)
+        self.weight_decay_lambda = check_nonnegative("weight_decay_lambda", weight_decay_lambda)
         self._takes_train = [_accepts(layer.forward, "train") for layer in layers]
-        # Layers whose forward/backward write into a given array (out=): loss_and_gradient hands
-        # them buffers of its own, so that a training step allocates almost nothing.
-        self._forward_out = [_accepts(layer.forward, "out") for layer in layers]
-        self._backward_out = [_accepts(layer.backward, "out") for layer in self.layers]
-        self._scratch: dict[tuple, np.ndarray] = {}
+        self._buffers_of_step = _StepBuffers(self.layers)
         self._param_slots = _number_slots(self.layers, "params")
         self._buffer_slots = _number_slots(self.layers, "buffers")
         clash = set(self._param_slots) & set(self._buffer_slots)
@@ -92,6 +82,7 @@ class Sequential:
         self.params: dict[str, np.ndarray] = {
             name: layer.params[key] for name, (layer, key) in self._param_slots.items()
         }
+        self._packed_grads: PackedDict | None = None
         self._decayed = [name for name, (_, key) in self._param_slots.items() if key == "W"]
         dtypes = {p.dtype for p in self.params.values()}
         if len(dtypes) > 1:
@@ -111,27 +102,35 @@ class Sequential:
         decay = f", weight_decay_lambda={self.weight_decay_lambda}" if self.weight_decay_lambda else ""
         return f"{type(self).__name__}({inner}, loss={self.last_layer!r}{decay})"
 
+    def _pack_parameters(self) -> None:
+        """Move the parameters into one flat buffer and the gradients into another, laid out alike.
+
+        ``params`` becomes a PackedDict, whose layout travels with it to the optimiser.
+        """
+        layout = ParamLayout(self.params, [p.shape for p in self.params.values()], self.dtype)
+        params, grads = layout.zeros(), layout.zeros()
+        for name, (layer, key) in self._param_slots.items():
+            params[name][...] = layer.params[key]
+            layer.params[key], layer.grads[key] = params[name], grads[name]
+        self.params, self._packed_grads = params, grads
+
     # ------------------------------------------------------------------ forward
     def _as_input(self, x) -> np.ndarray:
         return as_float_array("x", x).astype(self.dtype, copy=False)
 
+    def _layer_forward(self, i: int, x, train: bool):
+        """Hidden layer i's forward, with ``train`` only for layers that take it."""
+        layer = self.layers[i]
+        return layer.forward(x, train=train) if self._takes_train[i] else layer.forward(x)
+
     def predict(self, x, train: bool = False) -> np.ndarray:
-        """Return the scores before the softmax.
+        """Return the scores before the softmax, (N, C) in the network's dtype, for x of shape (N, ...).
 
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-            Cast to the network's dtype (no copy when it already has it).
-        train : bool
-            Training-mode behaviour for dropout and batch norm (the textbook's ``train_flg``).
-
-        Returns
-        -------
-        ndarray, shape (N, C), the network's dtype
+        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``).
         """
         out = self._as_input(x)
-        for layer, takes_train in zip(self.layers[:-1], self._takes_train, strict=True):
-            out = layer.forward(out, train=train) if takes_train else layer.forward(out)
+        for i in range(len(self.layers) - 1):
+            out = self._layer_forward(i, out, train)
         return out
 
     def _weight_decay_loss(self) -> float:
@@ -141,122 +140,50 @@ class Sequential:
         return 0.5 * self.weight_decay_lambda * total
 
     def loss(self, x, t, train: bool = False) -> float:
-        """Return the loss of the batch (plus weight decay) as a float.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        t : array_like
-            Integer labels (N,) or one-hot targets (N, C).
-        train : bool
-            As in :meth:`predict`.
-        """
+        """Return the loss of the batch (plus weight decay) as a float; t: labels (N,) or one-hot (N, C)."""
         return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
 
     def accuracy(self, x, t) -> float:
-        """Return the fraction of samples whose highest score is the teacher's class (inference mode).
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        t : array_like
-            Integer labels (N,) or one-hot targets (N, C).
-        """
+        """Return the fraction of samples whose highest score is the teacher's class (inference mode)."""
         y = self.predict(x)
-        n, c = y.shape
-        t = np.asarray(t)
-        if t.shape == (n, c):
-            t = np.argmax(t, axis=1)
-        elif t.shape == (n,):
-            t = check_labels("t", t, c)
-        else:
-            raise ValueError(
-                f"t: expected labels of shape ({n},) or one-hot targets of shape ({n}, {c}), got {t.shape}"
-            )
-        return float(np.mean(np.argmax(y, axis=1) == t))
+        return float(np.mean(np.argmax(y, axis=1) == _as_labels(t, *y.shape)))
 
     # ----------------------------------------------------------------- backward
     def loss_and_gradient(self, x, t) -> tuple[float, dict[str, np.ndarray]]:
         """One forward pass in training mode and one backward pass.
 
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        t : array_like
-            Integer labels (N,) or one-hot targets (N, C).
-
-        Returns
-        -------
-        loss : float
-            The forward pass's loss, weight decay included.
-        grads : dict[str, ndarray]
-            Keyed like ``params``, the same shapes and dtype. The arrays are the layers' gradient
-            buffers (weight decay's lambda * W is added into them), overwritten by the next call:
-            use them before calling again, or copy them.
-
-        The activations and the gradients between layers go to buffers the network keeps (one set
-        per batch shape) and are never handed out, so nothing the caller holds is overwritten.
+        Returns the loss (float, weight decay included) and the gradients, keyed like ``params``:
+        the layers' gradient buffers, overwritten by the next call (copy them to keep them). The
+        activations and the gradients between layers go to buffers the network keeps and are never
+        handed out, so nothing the caller holds is overwritten.
         """
-        out = self._as_input(x)
-        hidden = self.layers[:-1]
-        for i, layer in enumerate(hidden):
+        step, hidden = self._buffers_of_step, self.layers[:-1]
+        out = step.as_input(x, self.dtype)
+        for i in range(len(hidden)):
             kwargs = {"train": True} if self._takes_train[i] else {}
-            out = self._into_buffer(("forward", i), layer.forward, out, self._forward_out[i], kwargs)
-        loss_layer = self.last_layer
-        loss = loss_layer.forward(out, t) + self._weight_decay_loss()
-        dout = self._into_buffer(("backward", len(hidden)), loss_layer.backward, 1.0,
-                                 self._backward_out[-1], {}, like=out)
+            out = step.forward(i, out, kwargs)
+        loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
+        dout = step.backward(len(hidden), 1.0, like=out)
         for i in range(len(hidden) - 1, 0, -1):
-            dout = self._into_buffer(("backward", i), hidden[i].backward, dout, self._backward_out[i], {})
-        if hidden:
-            first = hidden[0]
-            # Nobody needs the gradient with respect to the input data: skip its matmul.
-            if isinstance(first, Affine):
-                first.backward(dout, input_grad=False)
+            dout = step.backward(i, dout)
+        if hidden:  # nobody needs the gradient with respect to the input data: skip its matmul
+            if isinstance(hidden[0], Affine):
+                hidden[0].backward(dout, input_grad=False)
             else:
-                first.backward(dout)
+                hidden[0].backward(dout)
         grads = {name: layer.grads[key] for name, (layer, key) in self._param_slots.items()}
-        if self.weight_decay_lambda:
-            for name in self._decayed:
-                decay = self._buffer(("decay", name), grads[name])
-                np.multiply(self.params[name], self.weight_decay_lambda, out=decay)
-                grads[name] += decay
+        if self._packed_grads is not None:
+            grads = self._packed_grads.rewrap(grads)
+        for name in self._decayed if self.weight_decay_lambda else ():
+            decay = step.scratch(("decay", name), grads[name])
+            np.multiply(self.params[name], self.weight_decay_lambda, out=decay)
+            grads[name] += decay
         return loss, grads
-
-    def _buffer(self, key: tuple, like: np.ndarray) -> np.ndarray:
-        """A scratch array of ``like``'s shape and dtype, the same one on every call with this key."""
-        buf = self._scratch.get(key)
-        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
-            buf = self._scratch[key] = np.empty_like(like)
-        return buf
-
-    def _into_buffer(self, key: tuple, method, arg, takes_out: bool, kwargs: dict,
-                     like: np.ndarray | None = None) -> np.ndarray:
-        """``method(arg, out=buffer, **kwargs)`` with this step's buffer for ``key``.
-
-        The buffer is the result the method returned the first time it saw an input of this shape
-        (``like``'s shape when the argument is a scalar), so no layer needs to say its output
-        shape beforehand. Layers without ``out=`` are called as they are.
-        """
-        if not takes_out:
-            return method(arg, **kwargs)
-        shaped = arg if like is None else like
-        full_key = (*key, shaped.shape, shaped.dtype)
-        buf = self._scratch.get(full_key)
-        if buf is not None:
-            return method(arg, out=buf, **kwargs)
-        result = method(arg, **kwargs)
-        # Adopt only an array of its own: never the input, nor a view of something else.
-        if isinstance(result, np.ndarray) and result is not arg and result.base is None:
-            if len(self._scratch) > 16 * len(self.layers):  # many batch shapes seen: start afresh
-                self._scratch.clear()
-            self._scratch[full_key] = result
-        return result
 
     def gradient(self, x, t) -> dict[str, np.ndarray]:
         """Gradients of the loss by backpropagation, keyed like ``params`` (fresh copies, safe to keep)."""
         _, grads = self.loss_and_gradient(x, t)
-        return {name: g.copy() for name, g in grads.items()}
+        return copy_arrays(grads)
 
     def numerical_gradient(self, x, t, h: float = 1e-4, *, method: str = "auto",
                            threads: int | None = None) -> dict[str, np.ndarray]:
@@ -331,8 +258,8 @@ class Sequential:
 
     def _forward_from(self, k: int, out: np.ndarray) -> np.ndarray:
         """Run hidden layers k, k+1, ... in training mode on ``out`` (the input of layer k)."""
-        for layer, takes_train in zip(self.layers[k:-1], self._takes_train[k:], strict=True):
-            out = layer.forward(out, train=True) if takes_train else layer.forward(out)
+        for i in range(k, len(self.layers) - 1):
+            out = self._layer_forward(i, out, train=True)
         return out
 
     def _cached_numerical_gradient(self, x: np.ndarray, t, h: float) -> dict[str, np.ndarray]:
@@ -355,8 +282,7 @@ class Sequential:
         return {name: grads[name] for name in self.params}
 
     def _forward_layer(self, k: int, out: np.ndarray) -> np.ndarray:
-        layer = self.layers[k]
-        return layer.forward(out, train=True) if self._takes_train[k] else layer.forward(out)
+        return self._layer_forward(k, out, train=True)
 
     # -------------------------------------------------------------------- state
     def _buffers(self) -> dict[str, np.ndarray]:
@@ -378,87 +304,156 @@ class Sequential:
         return state
 
     def load_state_dict(self, state: dict, *, source: str = "state_dict") -> None:
-        """Copy values into the existing arrays; refuse missing or unexpected names and other shapes.
+        """Copy values into the existing arrays, strictly: nothing changes unless every entry fits.
 
-        Nothing is changed unless every entry fits. Values of another float dtype are cast.
-        ``source`` names the origin in error messages (``load`` passes the file's path).
-
-        Raises
-        ------
-        ValueError
-            Naming the missing and unexpected keys, or each array of the wrong shape.
-        TypeError
-            For a non-float array.
+        ValueError names missing and unexpected keys or wrong shapes; TypeError a non-float array.
+        Other float dtypes are cast. ``source`` names the origin in messages (``load``: the path).
         """
         targets = {**self.params, **self._buffers()}
-        missing = [name for name in targets if name not in state]
-        unexpected = [name for name in state if name not in targets]
-        if missing or unexpected:
-            parts = [f"missing keys {missing}"] if missing else []
-            parts += [f"unexpected keys {unexpected}"] if unexpected else []
-            raise ValueError(f"{source}: " + ", ".join(parts))
-        values, wrong = {}, []
-        for name, dst in targets.items():
-            src = np.asarray(state[name])
-            if src.dtype.kind != "f":
-                raise TypeError(f"{source}: {name}: expected a float array, got dtype {src.dtype}")
-            if src.shape != dst.shape:
-                wrong.append(f"{name}: expected shape {dst.shape}, got {src.shape}")
-            values[name] = src
-        if wrong:
-            raise ValueError(f"{source}: " + "; ".join(wrong))
+        values = _checked_state(targets, state, source)
         for name, dst in targets.items():
             np.copyto(dst, values[name], casting="same_kind")
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``state_dict()`` to ``path`` as an .npz archive (exactly that name), atomically.
-
-        The archive is written to a temporary file beside ``path`` and renamed over it, so a crash
-        never leaves a half-written file under the final name.
-        """
+        """Write ``state_dict()`` to ``path`` as an .npz archive (exactly that name), atomically."""
         state = self.state_dict()
         atomic_write(os.path.abspath(os.fspath(path)), lambda f: np.savez(f, **state), binary=True)
 
     def load(self, path: str | os.PathLike) -> None:
         """Load parameters saved by :meth:`save` (``allow_pickle=False``), strictly; see load_state_dict."""
         path = os.fspath(path)
-        try:
-            archive = np.load(path, allow_pickle=False)
-        except ValueError as e:  # not a NumPy file at all (np.load takes it for a pickle)
-            raise ValueError(f"{path}: expected an .npz archive written by save(): {e}") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path}: expected an .npz archive written by save(), got a single .npy array")
-        with archive:
-            state = {name: archive[name] for name in archive.files}
-        self.load_state_dict(state, source=path)
+        self.load_state_dict(_read_npz(path), source=path)
 
-    # ------------------------------------------------------------------ summary
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
-        names_of: dict[int, list[str]] = {}
-        for name, (layer, _) in self._param_slots.items():
-            names_of.setdefault(id(layer), []).append(name)
-        rows = [("#", "layer", "output", "params", "")]
-        features = "..."
-        for i, layer in enumerate(self.layers, 1):
-            params = getattr(layer, "params", {})
-            w = params.get("W")
-            if w is not None and w.ndim == 2:
-                features = str(w.shape[1])
-            output = "loss (float)" if layer is self.last_layer else f"(N, {features})"
-            count = sum(p.size for p in params.values())
-            shapes = ", ".join(f"{n} {self.params[n].shape}" for n in names_of.get(id(layer), []))
-            rows.append((str(i), repr(layer), output, f"{count:,}", shapes))
-        lines = [f"{type(self).__name__} (dtype {self.dtype.name})", *format_table(rows)]
-        total = sum(p.size for p in self.params.values())
-        lines.append(f"total parameters: {total:,}")
+        lines = [f"{type(self).__name__} (dtype {self.dtype.name})", *format_table(_summary_rows(self))]
+        lines.append(f"total parameters: {sum(p.size for p in self.params.values()):,}")
         if self.weight_decay_lambda:
             lines.append(f"weight decay lambda {self.weight_decay_lambda} on {', '.join(self._decayed)}")
         return "\n".join(lines)
 
 
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+class _StepBuffers:
+    """The arrays a training step writes activations and layer-to-layer gradients into, reused by the next.
+
+    A layer whose forward/backward takes ``out=`` gets, from its second call on an input of a given
+    shape, the array it returned the first time; so no layer needs to say its output shape, and a
+    training step allocates almost nothing. Layers without ``out=`` are called as they are.
+    """
+
+    def __init__(self, layers: list) -> None:
+        self.layers = layers
+        self.forward_out = [_accepts(layer.forward, "out") for layer in layers[:-1]]
+        self.backward_out = [_accepts(layer.backward, "out") for layer in layers]
+        self.arrays: dict[tuple, np.ndarray] = {}
+
+    def as_input(self, x, dtype: np.dtype) -> np.ndarray:
+        """``x`` as a float array of ``dtype``: itself if it has it, else cast into a reused buffer."""
+        x = as_float_array("x", x)
+        if x.dtype == dtype:
+            return x
+        buf = self.scratch(("input",), np.broadcast_to(np.empty((), dtype), x.shape))
+        np.copyto(buf, x, casting="same_kind")
+        return buf
+
+    def forward(self, i: int, x, kwargs: dict):
+        return self._call(("forward", i), self.layers[i].forward, x, self.forward_out[i], kwargs)
+
+    def backward(self, i: int, dout, like: np.ndarray | None = None):
+        return self._call(("backward", i), self.layers[i].backward, dout, self.backward_out[i], {}, like)
+
+    def scratch(self, key: tuple, like: np.ndarray) -> np.ndarray:
+        """A scratch array of ``like``'s shape and dtype, the same one on every call with this key."""
+        buf = self.arrays.get(key)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = self.arrays[key] = np.empty_like(like)
+        return buf
+
+    def _call(self, key: tuple, method, arg, takes_out: bool, kwargs: dict, like=None):
+        if not takes_out:
+            return method(arg, **kwargs)
+        shaped = arg if like is None else like  # a scalar argument (the loss's dout) takes like's shape
+        full_key = (*key, shaped.shape, shaped.dtype)
+        buf = self.arrays.get(full_key)
+        if buf is not None:
+            return method(arg, out=buf, **kwargs)
+        result = method(arg, **kwargs)
+        # Adopt only an array of its own: never the input, nor a view of something else.
+        if isinstance(result, np.ndarray) and result is not arg and result.base is None:
+            if len(self.arrays) > 16 * len(self.layers):  # many batch shapes seen: start afresh
+                self.arrays.clear()
+            self.arrays[full_key] = result
+        return result
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz archive, read with ``allow_pickle=False``; ValueError for anything else."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except ValueError as e:  # not a NumPy file at all (np.load takes it for a pickle)
+        raise ValueError(f"{path}: expected an .npz archive written by save(): {e}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: expected an .npz archive written by save(), got a single .npy array")
+    with archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def _check_layers(layers: tuple, loss) -> None:
+    for i, layer in enumerate([*layers, loss]):
+        if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
+            what = "loss" if i == len(layers) else f"layers[{i}]"
+            raise TypeError(f"{what}: expected a layer with forward and backward, got {type(layer).__name__}")
+
+
+def _as_labels(t, n: int, c: int) -> np.ndarray:
+    """Integer labels (N,) from labels or one-hot targets (N, C), checked."""
+    t = np.asarray(t)
+    if t.shape == (n, c):
+        return np.argmax(t, axis=1)
+    if t.shape == (n,):
+        return check_labels("t", t, c)
+    raise ValueError(
+        f"t: expected labels of shape ({n},) or one-hot targets of shape ({n}, {c}), got {t.shape}"
+    )
+
+
+def _checked_state(targets: dict[str, np.ndarray], state, source: str) -> dict[str, np.ndarray]:
+    """``state``'s arrays by name, after checking names, float dtypes and shapes against ``targets``."""
+    missing = [name for name in targets if name not in state]
+    unexpected = [name for name in state if name not in targets]
+    if missing or unexpected:
+        parts = [f"missing keys {missing}"] if missing else []
+        parts += [f"unexpected keys {unexpected}"] if unexpected else []
+        raise ValueError(f"{source}: " + ", ".join(parts))
+    values, wrong = {}, []
+    for name, dst in targets.items():
+        src = np.asarray(state[name])
+        if src.dtype.kind != "f":
+            raise TypeError(f"{source}: {name}: expected a float array, got dtype {src.dtype}")
+        if src.shape != dst.shape:
+            wrong.append(f"{name}: expected shape {dst.shape}, got {src.shape}")
+        values[name] = src
+    if wrong:
+        raise ValueError(f"{source}: " + "; ".join(wrong))
+    return values
+
+
+def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
+    names_of: dict[int, list[str]] = {}
+    for name, (layer, _) in net._param_slots.items():
+        names_of.setdefault(id(layer), []).append(name)
+    rows = [("#", "layer", "output", "params", "")]
+    features = "..."
+    for i, layer in enumerate(net.layers, 1):
+        params = getattr(layer, "params", {})
+        w = params.get("W")
+        if w is not None and w.ndim == 2:
+            features = str(w.shape[1])
+        output = "loss (float)" if layer is net.last_layer else f"(N, {features})"
+        count = sum(p.size for p in params.values())
+        shapes = ", ".join(f"{n} {net.params[n].shape}" for n in names_of.get(id(layer), []))
+        rows.append((str(i), repr(layer), output, f"{count:,}", shapes))
+    return rows
 
 
 def _accepts(method, name: str) -> bool:
@@ -483,12 +478,6 @@ def _number_slots(layers: list, attr: str) -> dict[str, tuple[object, str]]:
     return slots
 
 
-def _check_size(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
 def _check_dtype(dtype) -> np.dtype:
     d = np.dtype(dtype)
     if d not in (np.float32, np.float64):
@@ -504,37 +493,13 @@ def _weight_std(weight_init_std, fan_in: int) -> float:
             names = sorted(WEIGHT_INIT_SCALES)
             raise ValueError(f"weight_init_std: expected a number or one of {names}, got {weight_init_std!r}")
         return math.sqrt(WEIGHT_INIT_SCALES[key] / fan_in)
-    if not _is_real(weight_init_std) or weight_init_std < 0:
-        raise ValueError(f"weight_init_std: expected a number >= 0 or a name, got {weight_init_std!r}")
-    return float(weight_init_std)
+    return check_nonnegative("weight_init_std", weight_init_std, expected="a number >= 0 or a name")
 
 
 def _affine(rng: np.random.Generator, fan_in: int, fan_out: int, weight_init_std, dtype: np.dtype) -> Affine:
     # Drawn in float64 and then cast, so a float32 net is the rounded float64 net of the same seed.
     W = (_weight_std(weight_init_std, fan_in) * rng.standard_normal((fan_in, fan_out))).astype(dtype)
     return Affine(W, np.zeros(fan_out, dtype=dtype))
-
-
-def _pack(layers: list, dtype: np.dtype) -> None:
-    """Move the layers' parameters into one contiguous buffer, and their gradients into another.
-
-    Each array becomes a view of its buffer, values unchanged, in the order the network names
-    them, so that an optimiser can update every parameter in a few NumPy calls instead of a few per
-    parameter (see ``scratchnet.optimizers``). Only for networks that create their own parameters:
-    arrays a caller handed in stay the very objects they gave.
-    """
-    slots = [(layer, key) for layer in layers for key in getattr(layer, "params", {})]
-    total = sum(layer.params[key].size for layer, key in slots)
-    params, grads = np.empty(total, dtype=dtype), np.zeros(total, dtype=dtype)
-    start = 0
-    for layer, key in slots:
-        p = layer.params[key]
-        stop = start + p.size
-        view = params[start:stop].reshape(p.shape)
-        view[...] = p
-        layer.params[key] = view
-        layer.grads[key] = grads[start:stop].reshape(p.shape)
-        start = stop
 
 
 def _activation(activation: str):
@@ -569,7 +534,7 @@ class TwoLayerNet(Sequential):
     def __init__(self, input_size: int, hidden_size: int, output_size: int, weight_init_std=0.01,
                  activation: str = "sigmoid", *, seed=None, dtype=np.float64,
                  loss_form: str = "fused") -> None:
-        sizes = [_check_size(n, v) for n, v in
+        sizes = [check_positive_int(n, v) for n, v in
                  (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size))]
         dtype = _check_dtype(dtype)
         act = _activation(activation)
@@ -579,8 +544,8 @@ class TwoLayerNet(Sequential):
             act(),
             _affine(rng, sizes[1], sizes[2], weight_init_std, dtype),
         ]
-        _pack(layers, dtype)
         super().__init__(*layers, loss=SoftmaxWithLoss(loss_form))
+        self._pack_parameters()
         self.input_size, self.hidden_size, self.output_size = sizes
         self.activation = activation.lower()
 
@@ -623,12 +588,12 @@ class MultiLayerNet(Sequential):
                  activation: str = "relu", weight_init_std="relu", weight_decay_lambda: float = 0,
                  use_dropout: bool = False, dropout_ratio: float = 0.5, use_batchnorm: bool = False,
                  *, seed=None, dtype=np.float64, loss_form: str = "fused") -> None:
-        input_size = _check_size("input_size", input_size)
-        output_size = _check_size("output_size", output_size)
+        input_size = check_positive_int("input_size", input_size)
+        output_size = check_positive_int("output_size", output_size)
         widths_given = isinstance(hidden_size_list, (Sequence, np.ndarray))
         if isinstance(hidden_size_list, (str, bytes)) or not widths_given:
             raise TypeError(f"hidden_size_list: expected a list of layer widths, got {hidden_size_list!r}")
-        hidden = [_check_size(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)]
+        hidden = [check_positive_int(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)]
         dtype = _check_dtype(dtype)
         act = _activation(activation)
         rng = as_generator("seed", seed)
@@ -644,8 +609,8 @@ class MultiLayerNet(Sequential):
             if use_dropout:
                 layers.append(Dropout(dropout_ratio, seed=rng))
         layers.append(affines[-1])
-        _pack(layers, dtype)
         super().__init__(*layers, loss=SoftmaxWithLoss(loss_form), weight_decay_lambda=weight_decay_lambda)
+        self._pack_parameters()
         self.input_size, self.hidden_size_list, self.output_size = input_size, hidden, output_size
         self.hidden_layer_num = len(hidden)
         self.activation = activation.lower()

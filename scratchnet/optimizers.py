@@ -3,11 +3,9 @@
 Each optimiser updates a network's parameters in place: ``optimizer.update(params, grads)``
 where ``params`` and ``grads`` are dicts keyed alike (``W1``, ``b1``, ...). The arrays in
 ``params`` are the very arrays the layers compute with, so they are never rebound, only written
-into (``-=`` and ``out=``). Temporaries live in one scratch buffer per parameter, so a step
-allocates nothing once the first step has run. When the parameters are consecutive views of one
-buffer, and the gradients of another laid out alike (as ``TwoLayerNet`` and ``MultiLayerNet``
-allocate them), the built-in rules update all of them at once, a handful of NumPy calls per step
-instead of a handful per parameter; the numbers are the same either way.
+into (``-=`` and ``out=``). When both dicts are packed (:class:`~scratchnet._packed.PackedDict`,
+as ``TwoLayerNet`` and ``MultiLayerNet`` hand them out) with one layout, an elementwise rule runs
+once over the flat buffers instead of once per parameter, with the same numbers (docs/speed.md).
 
 The registry is built from the classes themselves: every subclass of :class:`Optimizer` is
 registered under its lower-cased class name when it is defined, so no table of names is ever
@@ -27,6 +25,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ._checks import check_real
+from ._packed import PackedDict, packed_pair
+
 __all__ = [
     "Optimizer",
     "SGD",
@@ -43,21 +44,6 @@ _REGISTRY: dict[str, type[Optimizer]] = {}
 
 #: The registered optimiser classes by lower-case name (read-only view).
 OPTIMIZERS: Mapping[str, type[Optimizer]] = MappingProxyType(_REGISTRY)
-
-
-def _check_real(name: str, value, *, low: float, high: float = math.inf,
-                low_open: bool = True, high_open: bool = True) -> float:
-    """Return ``value`` as a float after checking it is a real number in the given interval."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    ok_low = v > low if low_open else v >= low
-    ok_high = v < high if high_open else v <= high
-    if not (math.isfinite(v) and ok_low and ok_high):
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        raise ValueError(f"{name}: expected a finite number in {left}{low}, {high}{right}, got {value!r}")
-    return v
 
 
 class Optimizer:
@@ -101,11 +87,11 @@ class Optimizer:
         _REGISTRY[key] = cls
 
     def __init__(self, lr: float) -> None:
-        self.lr = _check_real("lr", lr, low=0.0)
+        self.lr = check_real("lr", lr, low=0.0)
         self.t = 0
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self._tmp: dict[str, np.ndarray] = {}
-        self._flat: tuple | None = None  # see _flat_arrays
+        self._flat_tmp: np.ndarray | None = None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
@@ -123,37 +109,12 @@ class Optimizer:
         grads : mapping[str, ndarray]
             The gradient of the loss for each parameter, keyed and shaped like ``params``.
         """
-        if grads.keys() != params.keys():
-            self._check_keys("grads", grads, params)
-        # Every check comes before the first write, so a bad argument leaves the parameters as
-        # they were. They are cheap next to the arithmetic: attribute reads, no NumPy calls.
-        for key, p in params.items():
-            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
-                raise TypeError(f"params[{key!r}]: expected a floating NumPy array, got "
-                                f"{type(p).__name__} {getattr(p, 'dtype', '')}".rstrip())
-            g = grads[key]
-            shape = g.shape if isinstance(g, np.ndarray) else np.shape(g)
-            if shape != p.shape:
-                raise ValueError(f"grads[{key!r}]: expected shape {p.shape}, got {shape}")
-        if self.slots:
-            if not self.state:
-                self.state = {s: {k: np.zeros_like(p) for k, p in params.items()} for s in self.slots}
-            else:
-                for s in self.slots:
-                    arrays = self.state[s]
-                    if arrays.keys() != params.keys():
-                        self._check_keys(f"optimizer state {s!r}", arrays, params)
-                    for k, p in params.items():
-                        if arrays[k].shape != p.shape:
-                            raise ValueError(
-                                f"optimizer state {s}.{k}: has shape {arrays[k].shape}, "
-                                f"but params[{k!r}] has shape {p.shape}"
-                            )
-        flat = self._flat_arrays(params, grads) if self.elementwise else None
+        self._check(params, grads)
+        packed = self._packed_arrays(params, grads) if self.elementwise else None
         self.t += 1
         self._begin_step()
-        if flat is not None:
-            self._step(*flat)
+        if packed is not None:
+            self._step(*packed)
             return
         state, slots, scratch = self.state, self.slots, self._tmp
         for key, p in params.items():
@@ -162,42 +123,54 @@ class Optimizer:
                 tmp = scratch[key] = np.empty_like(p)
             self._step(p, grads[key], tuple([state[s][key] for s in slots]), tmp)
 
-    def _flat_arrays(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]):
-        """``(P, G, slots, tmp)``: 1-D spans holding every parameter, gradient and state array, or None.
+    def _check(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+        """Check params, grads and the state against each other; create the state at the first update.
 
-        Only when the parameters fill one 1-D buffer end to end, in order, and the gradients another
-        alike. The state is then allocated, or copied once, in the same layout. The answer is
-        cached for as long as the same array objects come back.
+        Every check comes before the first write, so a bad argument leaves the parameters as they
+        were. They are cheap next to the arithmetic: attribute reads, no NumPy calls.
         """
-        ps, gs = list(params.values()), list(grads.values())
-        cached = self._flat
-        if (cached is not None and cached[0] is self.state and len(cached[1]) == len(ps)
-                and all(a is b for a, b in zip(cached[1], ps))
-                and all(a is b for a, b in zip(cached[2], gs))):
-            return cached[3]
-        self._flat = None
-        keys = list(params)
-        if list(grads) != keys:  # the same keys in another order: the spans would pair them wrongly
-            return None
-        p_span, g_span = _span(ps), _span(gs)
-        if p_span is None or g_span is None or p_span[1] != g_span[1] or ps[0].dtype != gs[0].dtype:
-            return None
-        (P, offsets), (G, _) = p_span, g_span
-        slot_spans = []
+        if grads.keys() != params.keys():
+            _check_keys("grads", grads, params)
+        for key, p in params.items():
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+                raise TypeError(f"params[{key!r}]: expected a floating NumPy array, got "
+                                f"{type(p).__name__} {getattr(p, 'dtype', '')}".rstrip())
+            g = grads[key]
+            shape = g.shape if isinstance(g, np.ndarray) else np.shape(g)
+            if shape != p.shape:
+                raise ValueError(f"grads[{key!r}]: expected shape {p.shape}, got {shape}")
+        if self.slots and not self.state:
+            self.state = {s: {k: np.zeros_like(p) for k, p in params.items()} for s in self.slots}
         for s in self.slots:
             arrays = self.state[s]
-            span = _span([arrays[k] for k in keys])
-            if span is None or span[1] != offsets or span[0].dtype != P.dtype:
-                flat = np.zeros_like(P)
-                for k, off in zip(keys, offsets):
-                    view = flat[off:off + params[k].size].reshape(params[k].shape)
-                    view[...] = arrays[k]
-                    arrays[k] = view
-                span = (flat, offsets)
-            slot_spans.append(span[0])
-        result = (P, G, tuple(slot_spans), np.empty_like(P))
-        self._flat = (self.state, ps, gs, result)
-        return result
+            if arrays.keys() != params.keys():
+                _check_keys(f"optimizer state {s!r}", arrays, params)
+            for k, p in params.items():
+                if arrays[k].shape != p.shape:
+                    raise ValueError(f"optimizer state {s}.{k}: has shape {arrays[k].shape}, "
+                                     f"but params[{k!r}] has shape {p.shape}")
+
+    def _packed_arrays(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]):
+        """``(P, G, slots, tmp)``, flat buffers holding every parameter, gradient and state array, or None.
+
+        Only when params and grads are intact PackedDicts of one layout (see scratchnet._packed).
+        The state is then kept in that layout too: packed at the first such update, or copied once
+        into it after ``load_state_dict``.
+        """
+        pair = packed_pair(params, grads)
+        if pair is None:
+            return None
+        layout, P, G = pair
+        slots = []
+        for s in self.slots:
+            arrays = self.state[s]
+            if not (isinstance(arrays, PackedDict) and arrays.layout is layout and arrays.intact()):
+                arrays = self.state[s] = layout.pack(arrays)
+            slots.append(arrays.flat)
+        tmp = self._flat_tmp
+        if tmp is None or tmp.shape != P.shape or tmp.dtype != P.dtype:
+            tmp = self._flat_tmp = np.empty_like(P)
+        return P, G, tuple(slots), tmp
 
     def _begin_step(self) -> None:
         """Hook run once per update after ``t`` is incremented (Adam's bias correction)."""
@@ -205,17 +178,14 @@ class Optimizer:
     def _step(self, p: np.ndarray, g: np.ndarray, slots: tuple[np.ndarray, ...], tmp: np.ndarray) -> None:
         raise NotImplementedError
 
-    @staticmethod
-    def _check_keys(what: str, got: Mapping, params: Mapping) -> None:
-        if got.keys() != params.keys():
-            missing = sorted(set(params) - set(got))
-            unexpected = sorted(set(got) - set(params))
-            raise ValueError(
-                f"{what}: expected the keys of params {sorted(params)}, "
-                f"missing {missing}, unexpected {unexpected}"
-            )
-
     # -- saving and restoring ---------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The registry name (``"name"``) and every hyperparameter: what rebuilds this optimiser.
+
+        ``get_optimizer(**opt.config())`` gives an optimiser with the same settings and no state.
+        """
+        return {"name": type(self).__name__.lower(), **{h: getattr(self, h) for h in self.hyperparameters}}
 
     def state_dict(self) -> dict[str, Any]:
         """Return the settings and state as a flat dict, ready for ``np.savez``.
@@ -223,13 +193,11 @@ class Optimizer:
         Returns
         -------
         dict
-            ``"name"`` (str, the registry name), each hyperparameter (float), ``"t"`` (int) and,
-            once the first update has run, a copy of each state array as ``"<slot>.<param>"``
-            (e.g. ``"m.W1"``).
+            :meth:`config`, ``"t"`` (int) and, once the first update has run, a copy of each state
+            array as ``"<slot>.<param>"`` (e.g. ``"m.W1"``).
         """
-        d: dict[str, Any] = {"name": type(self).__name__.lower(), "t": self.t}
-        for h in self.hyperparameters:
-            d[h] = getattr(self, h)
+        config = self.config()
+        d: dict[str, Any] = {"name": config.pop("name"), "t": self.t, **config}
         for s, arrays in self.state.items():
             for k, a in arrays.items():
                 d[f"{s}.{k}"] = a.copy()
@@ -245,30 +213,12 @@ class Optimizer:
         if name is not None and str(np.asarray(name)) != type(self).__name__.lower():
             raise ValueError(f"state: saved by optimizer {str(np.asarray(name))!r}, "
                              f"cannot load into {type(self).__name__}")
-        scalars = {"t", *self.hyperparameters}
-        missing = sorted(scalars - set(d))
-        state: dict[str, dict[str, np.ndarray]] = {}
-        unexpected = []
-        for key, value in d.items():
-            if key == "name" or key in scalars:
-                continue
-            slot, dot, param = key.partition(".")
-            if not dot or slot not in self.slots:
-                unexpected.append(key)
-                continue
-            state.setdefault(slot, {})[param] = np.array(value, copy=True)
-        if missing or unexpected:
-            raise ValueError(f"state: missing keys {missing}, unexpected keys {sorted(unexpected)}")
-        if state:
-            params_seen = [set(state.get(s, {})) for s in self.slots]
-            if any(p != params_seen[0] for p in params_seen):
-                raise ValueError(f"state: slots {list(self.slots)} name different parameters: "
-                                 f"{[sorted(p) for p in params_seen]}")
+        state = _saved_slots(d, self.slots, {"name", "t", *self.hyperparameters})
         t = np.asarray(d["t"])
         if t.ndim != 0 or t.dtype.kind not in "iu" or int(t) < 0:
             raise ValueError(f"state['t']: expected a non-negative integer, got {d['t']!r}")
         # Validate every value before changing anything, so a bad dict leaves self untouched.
-        values = {h: _check_real(f"state[{h!r}]", np.asarray(d[h]).item(), low=-math.inf)
+        values = {h: check_real(f"state[{h!r}]", np.asarray(d[h]).item(), low=-math.inf)
                   for h in self.hyperparameters}
         new = type(self)(**values)
         for h in self.hyperparameters:
@@ -276,29 +226,37 @@ class Optimizer:
         self.t = int(t)
         self.state = state
         self._tmp = {}
-        self._flat = None
 
 
-def _span(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[int]] | None:
-    """The 1-D span of one buffer that ``arrays`` fill end to end, in order, and their offsets; or None."""
-    if not arrays:
-        return None
-    base = arrays[0].base
-    if not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous:
-        return None
-    itemsize, start = base.itemsize, base.ctypes.data
-    offsets: list[int] = []
-    first = end = None
-    for a in arrays:
-        if not isinstance(a, np.ndarray) or a.base is not base or not a.flags.c_contiguous:
-            return None
-        off, rest = divmod(a.ctypes.data - start, itemsize)
-        if rest or (end is not None and off != end):
-            return None
-        first = off if first is None else first
-        offsets.append(off - first)
-        end = off + a.size
-    return base[first:end], offsets
+def _check_keys(what: str, got: Mapping, params: Mapping) -> None:
+    if got.keys() != params.keys():
+        missing = sorted(set(params) - set(got))
+        unexpected = sorted(set(got) - set(params))
+        raise ValueError(f"{what}: expected the keys of params {sorted(params)}, "
+                         f"missing {missing}, unexpected {unexpected}")
+
+
+def _saved_slots(d: Mapping[str, Any], slots: tuple[str, ...], scalars: set[str]) -> dict[str, dict]:
+    """Copies of the state arrays in a saved dict, ``{slot: {param: array}}``, after checking its keys."""
+    missing = sorted(scalars - {"name"} - set(d))
+    state: dict[str, dict[str, np.ndarray]] = {}
+    unexpected = []
+    for key, value in d.items():
+        if key in scalars:
+            continue
+        slot, dot, param = key.partition(".")
+        if not dot or slot not in slots:
+            unexpected.append(key)
+            continue
+        state.setdefault(slot, {})[param] = np.array(value, copy=True)
+    if missing or unexpected:
+        raise ValueError(f"state: missing keys {missing}, unexpected keys {sorted(unexpected)}")
+    if state:
+        params_seen = [set(state.get(s, {})) for s in slots]
+        if any(p != params_seen[0] for p in params_seen):
+            raise ValueError(f"state: slots {list(slots)} name different parameters: "
+                             f"{[sorted(p) for p in params_seen]}")
+    return state
 
 
 def _adaptive_step(p: np.ndarray, direction: np.ndarray, h: np.ndarray, lr: float, eps: float,
@@ -347,7 +305,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
-        self.momentum = _check_real("momentum", momentum, low=0.0, high=1.0, low_open=False)
+        self.momentum = check_real("momentum", momentum, low=0.0, high=1.0, low_open=False)
 
     def _step(self, p, g, slots, tmp):
         (v,) = slots
@@ -406,7 +364,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-7) -> None:
         super().__init__(lr)
-        self.eps = _check_real("eps", eps, low=0.0)
+        self.eps = check_real("eps", eps, low=0.0)
 
     def _step(self, p, g, slots, tmp):
         (h,) = slots
@@ -436,8 +394,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, eps: float = 1e-7) -> None:
         super().__init__(lr)
-        self.decay_rate = _check_real("decay_rate", decay_rate, low=0.0, high=1.0, low_open=False)
-        self.eps = _check_real("eps", eps, low=0.0)
+        self.decay_rate = check_real("decay_rate", decay_rate, low=0.0, high=1.0, low_open=False)
+        self.eps = check_real("eps", eps, low=0.0)
 
     def _step(self, p, g, slots, tmp):
         (h,) = slots
@@ -477,9 +435,9 @@ class Adam(Optimizer):
         self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-7
     ) -> None:
         super().__init__(lr)
-        self.beta1 = _check_real("beta1", beta1, low=0.0, high=1.0, low_open=False)
-        self.beta2 = _check_real("beta2", beta2, low=0.0, high=1.0, low_open=False)
-        self.eps = _check_real("eps", eps, low=0.0)
+        self.beta1 = check_real("beta1", beta1, low=0.0, high=1.0, low_open=False)
+        self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0, low_open=False)
+        self.eps = check_real("eps", eps, low=0.0)
         self._lr_t = 0.0
 
     def _begin_step(self) -> None:

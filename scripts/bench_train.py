@@ -1,6 +1,6 @@
-"""Benchmark: backprop training speed of scratchnet against PyTorch on the CPU, measured side by side.
+"""Benchmark: backprop training speed of scratchnet against plain NumPy and PyTorch, side by side.
 
-    python scripts/bench_train.py                         # the full table (about two minutes)
+    python scripts/bench_train.py                         # the full table (a few minutes)
     python scripts/bench_train.py --threads 1 --epochs 3  # fewer rows
     python scripts/bench_train.py --no-torch              # scratchnet alone
     python scripts/bench_train.py --synthetic 2000 --steps 5 --epochs 1 --no-torch   # a smoke run
@@ -10,6 +10,11 @@ Each row trains one MLP on MNIST, batch 100, for ``--epochs`` timed epochs of ``
 
 - scratchnet as a user's loop runs it (what ``Trainer.fit`` does per step): gather the batch into
   reused arrays, ``net.loss_and_gradient(x, t)``, ``optimizer.update(net.params, grads)``;
+- the book's call path on its own copy of the network: ``grads = net.gradient(x, t)``, then
+  ``optimizer.update(net.params, grads)``;
+- a plain NumPy script: the same maths written straight (``x @ W1 + b1``, the activation, the
+  log-sum-exp loss, the backward products, the update), from the same initial weights on the
+  same batches;
 - ``Trainer.fit`` itself, on its own copy of the network (its evaluation at the end of the epoch
   uses 10 + 10 samples and falls outside the timed steps);
 - PyTorch, the same MLP from the same initial weights on the same index sequence:
@@ -173,6 +178,86 @@ class ScratchTrainer:
         return self.loop.accuracy(x, t)
 
 
+class ScratchBook(ScratchLoop):
+    """The book's call path: ``grads = net.gradient(x, t)``, then ``optimizer.update(net.params, grads)``."""
+
+    def epoch(self, indices: np.ndarray) -> float:
+        net, optimizer, xb, tb = self.net, self.optimizer, self.xb, self.tb
+        start = time.perf_counter()
+        for idx in indices:
+            np.take(self.x_train, idx, axis=0, out=xb, mode="clip")
+            np.take(self.t_train, idx, axis=0, out=tb, mode="clip")
+            grads = net.gradient(xb, tb)
+            optimizer.update(net.params, grads)
+        return time.perf_counter() - start
+
+
+class PlainLoop:
+    """The same maths written straight in NumPy, as a hand-written script would: no layers, no buffers.
+
+    Same initial weights (copied from scratchnet's network) and same batches. The loss is the
+    log-sum-exp cross-entropy, computed every step as the other sides do.
+    """
+
+    def __init__(self, model: Model, like: TwoLayerNet, x_train, t_train) -> None:
+        self.model, self.dtype = model, np.dtype(model.dtype)
+        self.params = {k: p.copy() for k, p in like.params.items()}
+        self.x_train, self.t_train = x_train, t_train.astype(np.intp)
+        self.m = {k: np.zeros_like(p) for k, p in self.params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in self.params.items()}
+        self.t = 0
+
+    def epoch(self, indices: np.ndarray) -> float:
+        W1, b1, W2, b2 = (self.params[k] for k in ("W1", "b1", "W2", "b2"))
+        sigmoid, sgd, lr = self.model.activation == "sigmoid", self.model.optimizer == "sgd", self.model.lr
+        rows = np.arange(indices.shape[1])
+        start = time.perf_counter()
+        with np.errstate(over="ignore"):  # exp(-a) overflows to inf for very negative a: sigmoid 0
+            for idx in indices:
+                x = self.x_train[idx].astype(self.dtype, copy=False)
+                t = self.t_train[idx]
+                n = x.shape[0]
+                a1 = x @ W1 + b1
+                z1 = 1 / (1 + np.exp(-a1)) if sigmoid else np.maximum(a1, 0)
+                a2 = z1 @ W2 + b2
+                a2 = a2 - a2.max(axis=1, keepdims=True)
+                e = np.exp(a2)
+                s = e.sum(axis=1, keepdims=True)
+                loss = np.mean(np.log(s[:, 0]) - a2[rows, t])
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"plain: the loss became {loss}")
+                dy = e / s
+                dy[rows, t] -= 1
+                dy /= n
+                dz1 = dy @ W2.T
+                da1 = dz1 * z1 * (1 - z1) if sigmoid else dz1 * (a1 > 0)
+                grads = {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ dy, "b2": dy.sum(axis=0)}
+                if sgd:
+                    for k, g in grads.items():
+                        self.params[k] -= lr * g
+                else:
+                    self._adam(grads)
+        return time.perf_counter() - start
+
+    def _adam(self, grads: dict) -> None:
+        """The textbook's Adam (eps 1e-7), as scratchnet and the torch side use it."""
+        self.t += 1
+        lr_t = self.model.lr * np.sqrt(1.0 - 0.999**self.t) / (1.0 - 0.9**self.t)
+        for k, g in grads.items():
+            m, v = self.m[k], self.v[k]
+            m += (1 - 0.9) * (g - m)
+            v += (1 - 0.999) * (g * g - v)
+            self.params[k] -= lr_t * m / (np.sqrt(v) + 1e-7)
+
+    def accuracy(self, x, t) -> float:
+        p = self.params
+        x = x.astype(self.dtype, copy=False)
+        a1 = x @ p["W1"] + p["b1"]
+        with np.errstate(over="ignore"):
+            z1 = 1 / (1 + np.exp(-a1)) if self.model.activation == "sigmoid" else np.maximum(a1, 0)
+        return float(np.mean(np.argmax(z1 @ p["W2"] + p["b2"], axis=1) == t))
+
+
 class TorchLoop:
     """The same MLP in PyTorch, from the same initial weights, as its tutorials train it."""
 
@@ -251,7 +336,9 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
     rng = np.random.default_rng(args.seed)
     schedule = rng.integers(0, len(x_train), size=(args.epochs + 1, args.steps, args.batch_size))
     sides = {"loop": ScratchLoop(model, args.seed, x_train, t_train, args.batch_size),
+             "book": ScratchBook(model, args.seed, x_train, t_train, args.batch_size),
              "trainer": ScratchTrainer(model, args.seed, data, args.batch_size)}
+    sides["plain"] = PlainLoop(model, sides["loop"].net, x_train, t_train)
     if torch is not None:
         torch.manual_seed(args.seed)
         sides["torch"] = TorchLoop(torch, model, sides["loop"].net, x_train, t_train)
@@ -271,7 +358,7 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
             done = ", ".join(f"{k} {times[k][-1]:.3f} s" for k in times) if e > 0 else "warm-up"
             print(f"  [{model.name} {model.dtype}, {threads} thread(s)] epoch {e}: {done}",
                   file=sys.stderr, flush=True)
-        acc = {k: sides[k].accuracy(x_test, t_test) for k in ("loop", "trainer", "torch") if k in sides}
+        acc = {k: sides[k].accuracy(x_test, t_test) for k in ("loop", "book", "plain", "torch") if k in sides}
     return {"median": {k: statistics.median(v) for k, v in times.items()}, "accuracy": acc}
 
 
@@ -279,26 +366,30 @@ def _seconds(x: float) -> str:
     return f"{x:.3f}" if x >= 0.01 else f"{x:.2g}"  # a smoke run's milliseconds stay visible
 
 
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if a is None or b is None else f"{a / b:.2f}"
+
+
 def format_row(model: Model, threads: int, r: dict) -> list[str]:
     med, acc = r["median"], r["accuracy"]
-    ours, floor = med["loop"], med["gemm"]
-    torch_s = med.get("torch")
+    ours, book, plain, torch_s = med["loop"], med["book"], med["plain"], med.get("torch")
     return [
         model.name, model.dtype, str(threads),
-        _seconds(ours), _seconds(med["trainer"]),
+        _seconds(ours), _seconds(book), _seconds(med["trainer"]), _seconds(plain),
         "-" if torch_s is None else _seconds(torch_s),
-        "-" if torch_s is None else f"{ours / torch_s:.2f}",
-        _seconds(floor), f"{ours / floor:.2f}",
-        f"{acc['loop']:.4f}", f"{acc['trainer']:.4f}",
+        _ratio(ours, plain), _ratio(book, plain), _ratio(ours, torch_s), _ratio(book, torch_s),
+        _ratio(med["trainer"], ours), _seconds(med["gemm"]),
+        f"{acc['loop']:.4f}", f"{acc['plain']:.4f}",
         "-" if "torch" not in acc else f"{acc['torch']:.4f}",
     ]
 
 
-HEADER = ["model", "dtype", "threads", "scratchnet s/epoch", "Trainer.fit", "torch s/epoch", "ours/torch",
-          "GEMM floor", "ours/floor", "acc ours", "acc Trainer", "acc torch"]
+HEADER = ["model", "dtype", "threads", "loss_and_gradient", "gradient", "Trainer.fit", "plain", "torch",
+          "ours/plain", "book/plain", "ours/torch", "book/torch", "fit/ours", "GEMM floor",
+          "acc ours", "acc plain", "acc torch"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[Model]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per row, after a warm-up epoch")
     parser.add_argument("--steps", type=int, default=600, help="steps per epoch (600 = 60 000 images)")
@@ -327,8 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     if not all(1 <= i <= len(MODELS) for i in rows):
         parser.error(f"--models: expected 'all' or numbers 1-{len(MODELS)} separated by commas, "
                      f"got {args.models!r}")
-    models = [MODELS[i - 1] for i in rows]
+    return parser, args, [MODELS[i - 1] for i in rows]
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser, args, models = parse_args(argv)
     torch = None
     if not args.no_torch:
         try:
@@ -347,15 +441,16 @@ def main(argv: list[str] | None = None) -> int:
             results.append((model, threads, run_row(model, threads, data, args, torch)))
     load_after = load_average()
 
-    print("scratchnet against PyTorch: backprop training on the CPU, seconds per epoch "
+    print("scratchnet against plain NumPy and PyTorch: backprop training on the CPU, seconds per epoch "
           f"({args.steps} steps of batch {args.batch_size}), median of {args.epochs} epochs")
     given = sys.argv[1:] if argv is None else argv
     print("command: " + shlex.join(["python", "scripts/bench_train.py", *given]))
     for line in machine_facts(torch):
         print(line)
     print(f"load average (1, 5, 15 min): {load_before} before, {load_after} after")
-    print("data: " + ("random (--synthetic)" if args.synthetic else "MNIST") + "; "
-          "ours/torch and ours/floor compare the scratchnet loop column")
+    print("data: " + ("random (--synthetic)" if args.synthetic else "MNIST") + "; seconds per epoch; "
+          "ours = loss_and_gradient + update, book = gradient + update, plain = the same maths in plain "
+          "NumPy, fit/ours = Trainer.fit over the bare loop")
     print()
     for line in format_table([HEADER, *(format_row(m, th, r) for m, th, r in results)]):
         print(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_train.py"
@@ -29,11 +30,30 @@ def test_smoke_run_prints_machine_facts_and_one_row_per_model(bench, capsys):
     assert [r[:5] for r in rows] == [["784-50-10", "sigmoid", "sgd", "float32", "1"],
                                      ["784-50-10", "sigmoid", "sgd", "float64", "1"]]
     for r in rows:
-        ours, trainer, torch_s, ratio, floor, vs_floor = r[5:11]
-        assert float(ours) > 0 and float(trainer) > 0 and float(floor) > 0
-        assert torch_s == ratio == "-"  # no torch in this run
-        assert float(vs_floor) == pytest.approx(float(ours) / float(floor), rel=0.1, abs=0.02)
-        assert all(0.0 <= float(a) <= 1.0 for a in r[11:13]) and r[13] == "-"
+        ours, book, fit, plain, torch_s, vs_plain, book_plain, vs_torch, book_torch, fit_ours, floor = r[5:16]
+        assert all(float(v) > 0 for v in (ours, book, fit, plain, floor))
+        assert torch_s == vs_torch == book_torch == "-"  # no torch in this run
+        assert float(vs_plain) == pytest.approx(float(ours) / float(plain), rel=0.1, abs=0.02)
+        assert float(book_plain) == pytest.approx(float(book) / float(plain), rel=0.1, abs=0.02)
+        assert float(fit_ours) == pytest.approx(float(fit) / float(ours), rel=0.1, abs=0.02)
+        assert all(0.0 <= float(a) <= 1.0 for a in r[16:18]) and r[18] == "-"
+
+
+@pytest.mark.parametrize("model", [0, 1, 2, 3])
+def test_the_plain_script_trains_like_scratchnet(bench, model):
+    """Same weights, same batches, same maths: the plain side's parameters follow scratchnet's."""
+    m = bench["MODELS"][model]
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 784), dtype=np.float32)
+    t = rng.integers(0, 10, 200).astype(np.uint8)
+    ours = bench["ScratchLoop"](m, 0, x, t, 20)
+    plain = bench["PlainLoop"](m, ours.net, x, t)
+    indices = rng.integers(0, 200, size=(4, 20))
+    ours.epoch(indices)
+    plain.epoch(indices)
+    tol = 1e-4 if m.dtype == "float32" else 1e-10
+    for k, p in ours.net.params.items():
+        np.testing.assert_allclose(plain.params[k], p, rtol=tol, atol=tol)
 
 
 def test_bad_flags_are_refused(bench, capsys):

@@ -271,7 +271,7 @@ def test_networks_keep_their_parameters_in_one_buffer_and_the_optimizer_steps_on
 def test_one_step_over_all_parameters_equals_a_step_per_parameter_bit_for_bit(name, tmp_path):
     rng = np.random.default_rng(8)
     net = TwoLayerNet(12, 6, 4, seed=0, dtype=np.float32)
-    grads = {k: layer.grads[key] for k, (layer, key) in net._param_slots.items()}  # one buffer too
+    _, grads = net.loss_and_gradient(*data())  # packed, like net.params: one buffer too
     alone = {k: p.copy() for k, p in net.params.items()}  # separate arrays: one step per parameter
     packed_opt, alone_opt = get_optimizer(name, lr=0.05), get_optimizer(name, lr=0.05)
     packed_shapes, alone_shapes = counting_steps(packed_opt), counting_steps(alone_opt)
@@ -319,3 +319,67 @@ def test_gradients_given_in_another_key_order_are_still_paired_by_name():
     SGD(lr=1.0).update(params, grads)
     np.testing.assert_array_equal(params["a"], -1.0)
     np.testing.assert_array_equal(params["b"], -2.0)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_the_books_call_path_takes_the_packed_step_and_matches_a_step_per_parameter(name):
+    x, t = data()
+    net = MultiLayerNet(12, [7, 5], 4, use_batchnorm=True, seed=0)
+    alone = {k: p.copy() for k, p in net.params.items()}
+    packed_opt, alone_opt = get_optimizer(name, lr=0.05), get_optimizer(name, lr=0.05)
+    packed_shapes, alone_shapes = counting_steps(packed_opt), counting_steps(alone_opt)
+    for _ in range(3):
+        grads = net.gradient(x, t)  # fresh copies, still packed: one buffer, the same layout
+        assert grads.layout is net.params.layout and grads.flat is not net._packed_grads.flat
+        alone_opt.update(alone, dict(grads))  # a plain dict: one step per parameter
+        packed_opt.update(net.params, grads)
+        for k in alone:
+            np.testing.assert_array_equal(net.params[k], alone[k])
+    assert len(packed_shapes) == 3 and len(alone_shapes) == 3 * len(alone)
+
+
+def test_layout_is_never_guessed_from_memory_a_plain_dict_of_views_steps_per_parameter():
+    p_buf, g_buf = np.zeros(6), np.arange(6.0)
+    opt = SGD(lr=1.0)
+    shapes = counting_steps(opt)
+    opt.update({"a": p_buf[:3], "b": p_buf[3:]}, {"a": g_buf[:3], "b": g_buf[3:]})
+    assert shapes == [(3,), (3,)]
+    np.testing.assert_array_equal(p_buf, -g_buf)
+
+
+def test_a_rebound_parameter_turns_the_packed_path_off_and_is_updated_itself():
+    x, t = data()
+    net = TwoLayerNet(12, 6, 4, seed=0)
+    _, grads = net.loss_and_gradient(x, t)
+    mine = net.params["b2"].copy() + 1.0
+    net.params["b2"] = mine  # not the network's array any more
+    assert not net.params.intact()
+    opt = SGD(lr=1.0)
+    shapes = counting_steps(opt)
+    expected = mine - grads["b2"]
+    opt.update(net.params, grads)
+    assert len(shapes) == 4
+    np.testing.assert_array_equal(mine, expected)
+
+
+def test_assigning_affine_w_and_b_writes_into_the_networks_buffer():
+    net = TwoLayerNet(12, 6, 4, seed=0)
+    W = np.full((12, 6), 0.5)
+    net.layers[0].W = W
+    net.layers[2].b = [1.0, 2.0, 3.0, 4.0]
+    assert net.layers[0].params["W"] is net.params["W1"]
+    np.testing.assert_array_equal(net.params["W1"], W)
+    np.testing.assert_array_equal(net.params.flat[:72], W.ravel())
+    np.testing.assert_array_equal(net.params["b2"], [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ValueError, match=r"W: expected shape \(12, 6\), got \(6, 12\)"):
+        net.layers[0].W = W.T
+
+
+def test_packed_layout_names_shapes_and_offsets():
+    net = TwoLayerNet(12, 6, 4, seed=0)
+    layout = net.params.layout
+    assert layout.names == ("W1", "b1", "W2", "b2")
+    assert layout.shapes == ((12, 6), (6,), (6, 4), (4,))
+    assert layout.offsets == (0, 72, 78, 102) and layout.size == 106
+    for name, o, shape in zip(layout.names, layout.offsets, layout.shapes):
+        np.testing.assert_array_equal(net.params.flat[o:o + np.prod(shape)], net.params[name].ravel())

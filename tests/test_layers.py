@@ -375,3 +375,17 @@ def test_reprs_name_the_layer_and_its_sizes():
     assert repr(Dropout(0.3)) == "Dropout(dropout_ratio=0.3, inverted=True)"
     bn = BatchNormalization(np.ones(50), np.zeros(50))
     assert repr(bn) == "BatchNormalization(50, momentum=0.9, eps=1e-06)"
+
+
+def test_batchnorm_gamma_and_beta_are_assignable_in_place():
+    from scratchnet import MultiLayerNet
+
+    net = MultiLayerNet(6, [4], 3, use_batchnorm=True, seed=0)
+    bn = net.layers[1]
+    bn.gamma = [2.0, 2.0, 2.0, 2.0]
+    bn.beta = np.arange(4.0)
+    np.testing.assert_array_equal(net.params["gamma1"], 2.0)
+    np.testing.assert_array_equal(net.params["beta1"], np.arange(4.0))
+    assert bn.params["gamma"] is net.params["gamma1"] and net.params.intact()
+    with pytest.raises(ValueError, match=r"beta: expected shape \(4,\), got \(3,\)"):
+        bn.beta = np.zeros(3)

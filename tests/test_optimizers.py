@@ -289,3 +289,13 @@ def test_subclass_registration_and_opt_out():
     with pytest.raises(TypeError, match="'adam' is already registered"):
         type("Adam", (Optimizer,), {})
     assert OPTIMIZERS["adam"] is Adam
+
+
+def test_config_names_the_optimizer_and_its_settings_and_rebuilds_it():
+    from scratchnet import get_optimizer
+
+    opt = get_optimizer("adam", lr=0.01, beta1=0.8)
+    config = opt.config()
+    assert config == {"name": "adam", "lr": 0.01, "beta1": 0.8, "beta2": 0.999, "eps": 1e-7}
+    again = get_optimizer(**config)
+    assert again.config() == config and again.t == 0
