@@ -1,32 +1,13 @@
 """Fast numerical gradient of a multilayer perceptron's loss, by finite differences (chapter 4, made fast).
 
-This computes exactly what the textbook's ``numerical_gradient`` loop computes, the central difference
-``(L(w + h) - L(w - h)) / 2h`` of the batch loss for every parameter element, but without evaluating the
-whole network twice per element. It is *not* backprop: every value comes from the loss at a perturbed
-point. What makes it fast:
+The speed helper beside :mod:`scratchnet.gradient`, which calls it. It computes what the textbook's
+``numerical_gradient`` loop computes, the central difference ``(L(w + h) - L(w - h)) / 2h`` of the
+batch loss for every weight and bias, from loss values at perturbed points (never backprop), without
+evaluating the whole network twice per element. It sees the network only as an :class:`MLPSpec`: a stack
+of Affine layers (arrays) with elementwise ``sigmoid`` / ``relu`` / ``identity`` between them, ending in
+softmax + cross-entropy (fused or the textbook's ``-log(y + 1e-7)``), with optional L2 weight decay.
 
-1. The activations of the unperturbed network are computed once and cached.
-2. Perturbing ``W[i, j]`` of an Affine layer moves only column ``j`` of its output, by ``+-h * x[:, i]``;
-   through an elementwise activation it stays one column; the next Affine turns it into a rank-1 change.
-   So all ``J`` columns of a layer are perturbed at once along an extra axis.
-3. A sample with ``x[n, i] == 0`` is not moved by ``W[i, j]`` at all: its loss terms cancel exactly and
-   are skipped. (81 % of MNIST pixels are 0.) Likewise two inputs of one sample with the same value
-   are moved identically, so each distinct ``(sample, value)`` is evaluated once; a bias is an input of
-   value 1.
-4. The loss *difference* is computed directly and stably, log1p(sum_c p_c expm1(dz_c)) - dz_t for the
-   fused loss, instead of subtracting two nearly equal batch sums. For the layer below the logits,
-   dz = delta * W[j, :] for a scalar delta, so sum_c p_c expm1(delta W[j, c]) is summed for all classes
-   at once from expm1's power series, sum_k delta**k * (sum_c p_c W[j, c]**k) / k!, cut where its
-   remainder is below 1e-18 (when the steps are too large for a short series, expm1 itself is used).
-   That is the loss at w +- h to rounding: the result keeps the central difference's truncation
-   error, as the loop's does.
-5. Chunks of perturbations run on a small thread pool (NumPy releases the GIL), with the BLAS library held
-   to one thread meanwhile when threadpoolctl is installed: an idle BLAS worker otherwise spins.
-
-Supported: a stack of Affine layers with elementwise ``sigmoid`` / ``relu`` / ``identity`` between them,
-ending in softmax + cross-entropy (the fused log-sum-exp form or the textbook's ``-log(y + 1e-7)``),
-with optional L2 weight decay ``0.5 * lam * sum(W**2)``. Networks with other layers use
-``scratchnet.network``'s general path instead.
+How it works, and measured numbers: docs/numerical-gradient.md.
 """
 
 from __future__ import annotations
@@ -45,7 +26,7 @@ from .functions import log_softmax, relu, sigmoid
 from .losses import CROSS_ENTROPY_DELTA
 from .util import blas_threads
 
-__all__ = ["MLPSpec", "mlp_numerical_gradient", "mlp_loss", "network_spec", "default_threads"]
+__all__ = ["MLPSpec", "mlp_numerical_gradient", "mlp_loss", "default_threads"]
 
 _ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu, "identity": lambda a: a}
 
@@ -530,49 +511,3 @@ def _gradient(spec: MLPSpec, W64, b64, x64, labels, h: float, threads: int):
             dW = dW + 0.5 * spec.weight_decay * ((w + h) ** 2 - (w - h) ** 2)
         grads.append((dW / (2 * h), db / (2 * h)))
     return grads
-
-
-def network_spec(net) -> tuple[MLPSpec, list[tuple[str, str]]] | None:
-    """Describe ``net`` as an :class:`MLPSpec`, or return None if the fast path cannot take it.
-
-    The fast path takes a network whose layers are ``Affine``, optionally followed by exactly one
-    ``Sigmoid`` or ``Relu``, repeated, ending in an ``Affine`` and ``SoftmaxWithLoss``, with L2 weight
-    decay on the Affine weights. Anything else (batch norm, dropout, a layer of one's own) is None.
-
-    Returns
-    -------
-    spec : MLPSpec
-        Holding the network's own arrays (no copies).
-    names : list of (str, str)
-        The ``params`` names of each Affine's W and b, in layer order.
-    """
-    from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-
-    layers = list(getattr(net, "layers", []))
-    if len(layers) < 2 or type(layers[-1]) is not SoftmaxWithLoss:
-        return None
-    by_id = {id(p): name for name, p in getattr(net, "params", {}).items()}
-    weights, biases, activations, names = [], [], [], []
-    expect_affine = True
-    for layer in layers[:-1]:
-        kind = type(layer)
-        if kind is Affine:
-            if not expect_affine and len(activations) < len(weights):
-                activations.append("identity")  # two Affines in a row
-            W, b = layer.params["W"], layer.params["b"]
-            if id(W) not in by_id or id(b) not in by_id:
-                return None
-            weights.append(W)
-            biases.append(b)
-            names.append((by_id[id(W)], by_id[id(b)]))
-            expect_affine = False
-        elif kind in (Sigmoid, Relu) and not expect_affine and len(activations) < len(weights):
-            activations.append("sigmoid" if kind is Sigmoid else "relu")
-            expect_affine = True
-        else:
-            return None
-    if expect_affine or len(activations) != len(weights) - 1:
-        return None  # ends in an activation, or has none of Affine at all
-    decay = float(getattr(net, "weight_decay_lambda", 0.0) or 0.0)
-    form = getattr(layers[-1], "form", "fused")
-    return MLPSpec(weights, biases, activations, form, decay), names
