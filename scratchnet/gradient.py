@@ -264,7 +264,8 @@ def _naive_network_gradient(net: NetworkSpec, x: np.ndarray, t, h: float) -> dic
             out = layer.forward(out)
         return net.loss(out, t)
 
-    return {name: numerical_gradient(loss_w, p, h) for layer in net.layers for name, p in layer.params.items()}
+    params = [(name, p) for layer in net.layers for name, p in layer.params.items()]
+    return {name: numerical_gradient(loss_w, p, h) for name, p in params}
 
 
 def _layer_inputs(net: NetworkSpec, x: np.ndarray, stop: int) -> list[np.ndarray]:
