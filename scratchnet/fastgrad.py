@@ -291,24 +291,30 @@ def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
     x = fw.inputs[layer]
     rows, values, owner, starts, counts = _distinct_inputs(x)
     J = W64[layer].shape[1]
-    moments = _series_moments(spec, W64, fw, layer, h) if layer + 1 == len(W64) - 1 else None
+    gain = _linear_gain(spec, W64, fw, layer, h)
     # the widest temporary of a chunk: (2, rows, J) with the series, (2, rows, J, width) otherwise
-    widest = 1 if moments is not None else max(W.shape[1] for W in W64[layer + 1 :])
+    widest = 1 if gain is not None and gain.moments is not None else max(W.shape[1] for W in W64[layer + 1 :])
     chunk = max(1, min(_CHUNK_ELEMENTS // (2 * J * widest), -(-rows.size // (2 * threads))))
     bounds = [(s, min(s + chunk, rows.size)) for s in range(0, rows.size, chunk)]
     D = np.empty((rows.size, J))
     local = threading.local()
 
     def work(lo: int, hi: int) -> None:
-        if layer + 1 == len(W64) - 1:
+        if gain is not None:
             ws = getattr(local, "ws", None)
             if ws is None:
                 ws = local.ws = _Workspace(chunk, fw.p.shape[1], J)
-            _rank1_delta(spec, fw, layer, rows[lo:hi], values[lo:hi], h, ws, D[lo:hi], moments)
+            _rank1_delta(spec, fw, layer, rows[lo:hi], values[lo:hi], h, ws, D[lo:hi], gain)
         else:
             D[lo:hi] = _distinct_delta(spec, W64, fw, layer, rows[lo:hi], values[lo:hi], h)
 
     _run(work, bounds, threads)
+    if gain is not None and gain.unsafe is not None:
+        # samples where a step may cross a ReLU kink above: pushed through the layers densely
+        redo = np.flatnonzero(gain.unsafe[rows])
+        for lo in range(0, redo.size, chunk):
+            r = redo[lo : lo + chunk]
+            D[r] = _distinct_delta(spec, W64, fw, layer, rows[r], values[r], h)
     # sum each feature's distinct-value rows: a feature with no non-zero input has an exact 0
     summed = np.zeros((x.shape[1] + 1, J))
     has = counts > 0
@@ -317,26 +323,81 @@ def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
     return summed[:-1], summed[-1]
 
 
-def _series_moments(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float) -> list[np.ndarray] | None:
-    """nu_k = sum_c p_c W[j, c]**k / k!, (N, J) each, for summing expm1 as a series; None if too long.
+@dataclass
+class _Gain:
+    """How the logits move per unit move of column j of a hidden layer's activation: rank 1.
 
-    For the hidden layer below the logits, perturbing its column j moves sample n's logits by
-    dz = delta * W[j, :] with |delta| <= h * max|input| * L (L the activation's Lipschitz constant).
-    Then sum_c p_c expm1(delta * W[j, c]) = sum_k delta**k * nu_k[n, j]: the same number expm1 would
+    ``T`` is (C, J) when every sample shares it (the layer just below the logits: W_last.T), or
+    (N, C, J) per sample (ReLU/identity layers in between, each sample's ReLUs frozen at their
+    side of the kink). ``target`` (N, J) is T at each sample's label; ``moments`` are expm1's
+    series coefficients (or None: evaluate expm1); ``unsafe`` (N,) bool marks samples where a step
+    may cross a kink, which the caller evaluates densely instead (None: no such sample).
+    """
+
+    T: np.ndarray
+    target: np.ndarray
+    moments: list[np.ndarray] | None
+    unsafe: np.ndarray | None = None
+
+
+def _linear_gain(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float) -> _Gain | None:
+    """The rank-1 map from a move of column j of ``layer``'s activation to the logits; None if none.
+
+    Above the layer just below the logits this holds when every activation in between is ReLU or
+    identity: piecewise linear, so for a sample whose steps cross no kink, the change of the
+    logits is exactly the moved activation times G[n, j, :] = (W diag(mask) W ... W)[j, :].
+    """
+    last = len(W64) - 1
+    x = fw.inputs[layer]
+    N = x.shape[0]
+    # per sample, how far a step can move a unit of this layer's activation
+    reach = h * np.maximum(1.0, np.max(np.abs(x), axis=1, initial=0.0)) * _LIPSCHITZ[spec.activations[layer]]
+    G, unsafe = W64[layer + 1], None  # (J, D) for all samples, then (N, J, D)
+    for k in range(layer + 1, last):
+        name = spec.activations[k]
+        if name == "sigmoid":
+            return None
+        if name == "relu":
+            # a unit whose pre-activation a step could take across 0 (twice the bound, for rounding)
+            bound = 2.0 * reach[:, None] * np.max(np.abs(G), axis=-2)
+            near = np.any(np.abs(fw.pre[k]) <= bound, axis=1)
+            unsafe = near if unsafe is None else unsafe | near
+            G = G * (fw.pre[k] > 0)[:, None, :]
+        G = G @ W64[k + 1]
+    labels = fw.labels
+    if G.ndim == 2:  # the same for every sample (W_last, or products through identity layers)
+        T = np.ascontiguousarray(G.T)
+        target = T[labels]
+    else:
+        T = np.ascontiguousarray(G.transpose(0, 2, 1))
+        target = T[np.arange(N), labels]
+    return _Gain(T, target, _series_moments(spec, W64, fw, layer, h, G), unsafe)
+
+
+def _series_moments(
+    spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, G: np.ndarray
+) -> list[np.ndarray] | None:
+    """nu_k = sum_c p_c G[j, c]**k / k!, (N, J) each, for summing expm1 as a series; None if too long.
+
+    Perturbing column j of ``layer`` moves sample n's logits by dz = delta * G[(n,) j, :] with
+    |delta| <= h * max|input| * L (L the activation's Lipschitz constant). Then
+    sum_c p_c expm1(delta * G[j, c]) = sum_k delta**k * nu_k[n, j]: the same number expm1 would
     give, computed for every class at once, to within ``_SERIES_TOL``.
     """
-    W = W64[layer + 1]
     step = h * max(1.0, float(np.max(np.abs(fw.inputs[layer]), initial=0.0)))
-    z = step * _LIPSCHITZ[spec.activations[layer]] * float(np.max(np.abs(W), initial=0.0))
+    z = step * _LIPSCHITZ[spec.activations[layer]] * float(np.max(np.abs(G), initial=0.0))
     if not np.isfinite(z):
         return None
     terms = _series_terms(z)
     if terms is None:
         return None
-    moments, Wk = [], np.ones_like(W)
+    moments, Gk = [], np.ones_like(G)
     for k in range(1, terms + 1):
-        Wk = Wk * W
-        moments.append((fw.p @ Wk.T) / math.factorial(k))
+        Gk = Gk * G
+        if G.ndim == 2:
+            moments.append((fw.p @ Gk.T) / math.factorial(k))
+        else:
+            moments.append(np.einsum("nc,njc->nj", fw.p, Gk) / math.factorial(k))
     return moments
 
 
@@ -372,16 +433,18 @@ def _rank1_delta(
     h: float,
     ws: _Workspace,
     out: np.ndarray,
-    moments: list[np.ndarray] | None = None,
+    gain: _Gain,
 ) -> None:
-    """(d+ - d-) into ``out`` (M, J) for the hidden layer just below the logits.
+    """(d+ - d-) into ``out`` (M, J) for a hidden layer whose moves reach the logits as rank 1.
 
     Perturbing column j of this layer's pre-activation for sample m moves its activation by
-    ``moved[m, j]`` and so the logits by the rank-1 change ``moved[m, j] * W_last[j, :]``.
+    ``moved[m, j]`` and so the logits by the rank-1 change ``moved[m, j] * G[m, j, :]`` (see
+    :class:`_Gain`; G = W_last for the layer just below the logits).
     """
     M = rows.size
     name = spec.activations[layer]
-    WT = fw.last_T  # (C, J)
+    moments = gain.moments
+    WT = gain.T if gain.T.ndim == 2 else gain.T[rows]  # (C, J) or (M, C, J)
     labels = fw.labels[rows]
     p = fw.p[rows]  # (M, C)
     pt = p[np.arange(M), labels]
@@ -396,7 +459,7 @@ def _rank1_delta(
     moved += a
     _activate_(name, moved)
     moved -= base
-    dz_t = np.multiply(moved, WT[labels], out=ws.dz_t[:, :M])
+    dz_t = np.multiply(moved, gain.target[rows], out=ws.dz_t[:, :M])
     if moments is not None:
         # s = sum_k moved**k * nu_k, by Horner's rule: expm1 for all C classes at once
         s = np.multiply(moved, moments[-1][rows], out=ws.series[:, :M])

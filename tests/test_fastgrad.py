@@ -220,3 +220,34 @@ def test_it_is_the_finite_difference_not_the_derivative():
     x2, t2 = make_batch(6, 8, 3)
     fast = mlp_numerical_gradient(spec2, x2, t2, h=h)
     assert max_diff(fast, naive_gradient(spec2, x2, t2, h=h)) <= 1e-10
+
+
+# --- deeper ReLU stacks: the rank-1 gain through layers whose ReLUs keep their side ----------------
+
+
+def test_relu_kink_crossed_above_the_perturbed_layer_is_evaluated_densely():
+    import scratchnet.fastgrad as fastgrad
+
+    spec = make_spec([6, 5, 4, 3], ["relu", "relu"])
+    x, t = make_batch(4, 6, 3, zeros=0.0)
+    # put a second-layer pre-activation of sample 1 within one step's reach of zero
+    a1 = np.maximum(x @ spec.weights[0] + spec.biases[0], 0.0)
+    a2 = a1 @ spec.weights[1] + spec.biases[1]
+    spec.biases[1][2] -= a2[1, 2] - 1e-6
+    W64, b64, x64, labels = fastgrad._prepare(spec, x, t)
+    fw = fastgrad._forward(spec, W64, b64, x64, labels)
+    gain = fastgrad._linear_gain(spec, W64, fw, 0, 1e-4)
+    assert gain is not None and gain.T.shape == (4, 3, 5)
+    assert gain.unsafe.tolist() == [False, True, False, False]
+    assert max_diff(mlp_numerical_gradient(spec, x, t), naive_gradient(spec, x, t)) <= 1e-8
+
+
+def test_a_sigmoid_above_takes_the_dense_path():
+    import scratchnet.fastgrad as fastgrad
+
+    spec = make_spec([6, 5, 4, 3], ["relu", "sigmoid"])
+    x, t = make_batch(4, 6, 3)
+    W64, b64, x64, labels = fastgrad._prepare(spec, x, t)
+    fw = fastgrad._forward(spec, W64, b64, x64, labels)
+    assert fastgrad._linear_gain(spec, W64, fw, 0, 1e-4) is None
+    assert fastgrad._linear_gain(spec, W64, fw, 1, 1e-4).T.shape == (3, 4)  # just below the logits
