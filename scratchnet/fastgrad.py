@@ -46,8 +46,8 @@ def _activate_(name: str, a: np.ndarray) -> np.ndarray:
 
 _LOSS_FORMS = ("fused", "textbook")
 
-#: Elements of the widest temporary array one chunk may create (about 2 MiB of float64).
-_CHUNK_ELEMENTS = 1 << 18
+#: Elements of the widest temporary array one chunk may create (256 KiB of float64: cache-sized).
+_CHUNK_ELEMENTS = 1 << 15
 
 #: How far an activation's output can move when its input moves by e: at most L * e.
 _LIPSCHITZ = {"sigmoid": 0.25, "relu": 1.0, "identity": 1.0}
@@ -304,7 +304,10 @@ def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
             ws = getattr(local, "ws", None)
             if ws is None:
                 ws = local.ws = _Workspace(chunk, fw.p.shape[1], J)
-            _rank1_delta(spec, fw, layer, rows[lo:hi], values[lo:hi], h, ws, D[lo:hi], gain)
+            if gain.moments is not None and spec.activations[layer] in ("relu", "identity"):
+                _linear_rank1_delta(spec, fw, layer, rows[lo:hi], values[lo:hi], h, ws, D[lo:hi], gain)
+            else:
+                _rank1_delta(spec, fw, layer, rows[lo:hi], values[lo:hi], h, ws, D[lo:hi], gain)
         else:
             D[lo:hi] = _distinct_delta(spec, W64, fw, layer, rows[lo:hi], values[lo:hi], h)
 
@@ -444,7 +447,6 @@ def _rank1_delta(
     M = rows.size
     name = spec.activations[layer]
     moments = gain.moments
-    WT = gain.T if gain.T.ndim == 2 else gain.T[rows]  # (C, J) or (M, C, J)
     labels = fw.labels[rows]
     p = fw.p[rows]  # (M, C)
     pt = p[np.arange(M), labels]
@@ -469,11 +471,73 @@ def _rank1_delta(
     else:
         dz_buf, s_buf = ws.logits_buffers()
         dz = dz_buf[:, :M]  # (2, M, C, J)
+        WT = gain.T if gain.T.ndim == 2 else gain.T[rows]  # (C, J) or (M, C, J)
         np.multiply(moved[:, :, None, :], WT, out=dz)
         np.expm1(dz, out=dz)
         s = np.matmul(p[:, None, :], dz, out=s_buf[:, :M])[:, :, 0, :]  # (2, M, J)
     d = _finish_loss_delta(spec, s, dz_t, pt[:, None])
     np.subtract(d[0], d[1], out=out)
+
+
+def _linear_rank1_delta(
+    spec: MLPSpec,
+    fw: _Forward,
+    layer: int,
+    rows: np.ndarray,
+    values: np.ndarray,
+    h: float,
+    ws: _Workspace,
+    out: np.ndarray,
+    gain: _Gain,
+) -> None:
+    """:func:`_rank1_delta` for a ReLU/identity layer with expm1's series: both steps at once.
+
+    A unit with a > h|v| moves by exactly +-h v on both sides, a ReLU unit with a < -h|v| not at
+    all, so s(+-delta) = E +- O, E and O the even and odd parts of the series in delta. Rows with a
+    unit within h|v| of the kink go through :func:`_rank1_delta`.
+    """
+    M = rows.size
+    a = np.take(fw.pre[layer], rows, axis=0, out=ws.moved[1, :M])  # (M, J)
+    step = (h * values)[:, None]
+    reach = np.abs(step)
+    delta = ws.base[:M]
+    if spec.activations[layer] == "relu":
+        np.multiply(np.greater(a, reach), step, out=delta)
+        kink = np.flatnonzero(np.min(np.abs(a, out=ws.moved[0, :M]), axis=1) <= reach[:, 0])
+    else:
+        delta[...] = step
+        kink = np.empty(0, dtype=np.intp)
+    d2 = np.multiply(delta, delta, out=ws.moved[0, :M])
+    nu = ws.moved[1, :M]  # a is no longer needed: each moment's rows go here in turn
+    even, odd = ws.series[0, :M], ws.series[1, :M]
+    even[...] = 0.0  # sum over even k >= 2 of delta**k nu_k, by Horner's rule in delta**2
+    for m in reversed(gain.moments[1::2]):
+        even += np.take(m, rows, axis=0, out=nu)
+        even *= d2
+    odd[...] = 0.0  # sum over odd k of delta**k nu_k
+    for m in reversed(gain.moments[0::2]):
+        odd *= d2
+        odd += np.take(m, rows, axis=0, out=nu)
+    odd *= delta
+    dz_t = np.multiply(delta, np.take(gain.target, rows, axis=0, out=nu), out=ws.dz_t[0, :M])
+    if spec.loss == "fused":
+        # log1p(E + O) - log1p(E - O) = log1p(2 O / (1 + E - O)); each side's -dz_t
+        ratio = np.subtract(1.0, odd, out=ws.dz_t[1, :M])
+        ratio += even
+        np.divide(odd, ratio, out=ratio)
+        ratio *= 2.0
+        np.log1p(ratio, out=ratio)
+        dz_t *= 2.0
+        np.subtract(ratio, dz_t, out=out)
+    else:
+        pt = fw.p[rows, fw.labels[rows]][:, None]
+        s = np.stack([even + odd, even - odd])
+        d = _finish_loss_delta(spec, s, np.stack([dz_t, -dz_t]), pt)
+        np.subtract(d[0], d[1], out=out)
+    if kink.size:
+        redo = np.empty((kink.size, out.shape[1]))
+        _rank1_delta(spec, fw, layer, rows[kink], values[kink], h, ws, redo, gain)
+        out[kink] = redo
 
 
 def _distinct_delta(
