@@ -17,7 +17,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -127,6 +127,17 @@ class _Forward:
     p: np.ndarray  # softmax of the logits, (N, C)
     labels: np.ndarray  # (N,) intp
     last_T: np.ndarray  # the last W transposed, (C, D_{L-1}), C-contiguous
+    _sigmoid: dict = field(default_factory=dict)
+
+    def sigmoid_parts(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        """u = exp(-a) and sigmoid(a) * u = u / (1 + u) for layer's pre-activation a, (N, J) each.
+
+        a is clipped at -690 so that u stays finite; the sigmoid there is below 1e-299 either way.
+        """
+        if layer not in self._sigmoid:
+            u = np.exp(-np.maximum(self.pre[layer], -690.0))
+            self._sigmoid[layer] = (u, u / (1.0 + u))
+        return self._sigmoid[layer]
 
 
 def _forward(spec: MLPSpec, W64, b64, x: np.ndarray, labels: np.ndarray) -> _Forward:
@@ -292,6 +303,8 @@ def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
     rows, values, owner, starts, counts = _distinct_inputs(x)
     J = W64[layer].shape[1]
     gain = _linear_gain(spec, W64, fw, layer, h)
+    if spec.activations[layer] == "sigmoid":
+        fw.sigmoid_parts(layer)  # before the threads start: they share it
     # the widest temporary of a chunk: (2, rows, J) with the series, (2, rows, J, width) otherwise
     widest = 1 if gain is not None and gain.moments is not None else max(W.shape[1] for W in W64[layer + 1 :])
     chunk = max(1, min(_CHUNK_ELEMENTS // (2 * J * widest), -(-rows.size // (2 * threads))))
@@ -445,22 +458,11 @@ def _rank1_delta(
     :class:`_Gain`; G = W_last for the layer just below the logits).
     """
     M = rows.size
-    name = spec.activations[layer]
     moments = gain.moments
     labels = fw.labels[rows]
     p = fw.p[rows]  # (M, C)
     pt = p[np.arange(M), labels]
-    a = fw.pre[layer][rows]  # (M, J)
-    base = ws.base[:M]
-    np.copyto(base, a)
-    _activate_(name, base)
-    # every column j is its own experiment: column j of the pre-activation moves by +-h * value
-    moved = ws.moved[:, :M]
-    np.multiply(values[:, None], h, out=moved[0])
-    np.negative(moved[0], out=moved[1])
-    moved += a
-    _activate_(name, moved)
-    moved -= base
+    moved = _moved_activation(spec.activations[layer], fw, layer, rows, values, h, ws)
     dz_t = np.multiply(moved, gain.target[rows], out=ws.dz_t[:, :M])
     if moments is not None:
         # s = sum_k moved**k * nu_k, by Horner's rule: expm1 for all C classes at once
@@ -477,6 +479,39 @@ def _rank1_delta(
         s = np.matmul(p[:, None, :], dz, out=s_buf[:, :M])[:, :, 0, :]  # (2, M, J)
     d = _finish_loss_delta(spec, s, dz_t, pt[:, None])
     np.subtract(d[0], d[1], out=out)
+
+
+def _moved_activation(name: str, fw: _Forward, layer: int, rows, values, h: float, ws: _Workspace):
+    """act(a + e) - act(a) for e = +h v (axis 0) and -h v (axis 1): (2, M, J), in ``ws.moved``.
+
+    Every column j is its own experiment: column j of the pre-activation moves by e. For the
+    sigmoid, with u = exp(-a) and r = exp(-e), sigmoid(a + e) - sigmoid(a) = sigmoid(a) u (1 - r) /
+    (1 + u r): no exp per element and no cancellation (u, sigmoid(a) u are computed once per layer).
+    """
+    M = rows.size
+    moved = ws.moved[:, :M]
+    if name == "sigmoid":
+        u, w = fw.sigmoid_parts(layer)
+        e = h * values
+        ur = ws.base[:M]
+        for side, r, q in ((0, np.exp(-e), -np.expm1(-e)), (1, np.exp(e), -np.expm1(e))):
+            np.take(u, rows, axis=0, out=ur)
+            ur *= r[:, None]
+            ur += 1.0
+            np.take(w, rows, axis=0, out=moved[side])
+            moved[side] *= q[:, None]
+            moved[side] /= ur
+        return moved
+    a = fw.pre[layer][rows]  # (M, J)
+    base = ws.base[:M]
+    np.copyto(base, a)
+    _activate_(name, base)
+    np.multiply(values[:, None], h, out=moved[0])
+    np.negative(moved[0], out=moved[1])
+    moved += a
+    _activate_(name, moved)
+    moved -= base
+    return moved
 
 
 def _linear_rank1_delta(
