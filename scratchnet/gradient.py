@@ -325,10 +325,10 @@ def _fast_head_gradient(net: NetworkSpec, start: int, x: np.ndarray, t, h: float
         else:
             activations.append(layer.kind)
     spec = MLPSpec(weights, biases, activations, net.loss_form, net.weight_decay)
+    # the network's own input (a dataset's rows, which recur) is worth caching; a hidden one is not
+    found = mlp_numerical_gradient(spec, x, t, h, threads=threads, cache_inputs=start == 0)
     grads = {}
-    for (w_name, b_name), W, b, (dW, db) in zip(
-        names, weights, biases, mlp_numerical_gradient(spec, x, t, h, threads=threads), strict=True
-    ):
+    for (w_name, b_name), W, b, (dW, db) in zip(names, weights, biases, found, strict=True):
         grads[w_name] = dW.astype(W.dtype, copy=False)
         grads[b_name] = db.astype(b.dtype, copy=False)
     return grads
