@@ -1,32 +1,13 @@
 """Fast numerical gradient of a multilayer perceptron's loss, by finite differences (chapter 4, made fast).
 
-This computes exactly what the textbook's ``numerical_gradient`` loop computes, the central difference
-``(L(w + h) - L(w - h)) / 2h`` of the batch loss for every parameter element, but without evaluating the
-whole network twice per element. It is *not* backprop: every value comes from the loss at a perturbed
-point. What makes it fast:
+The speed helper beside :mod:`scratchnet.gradient`, which calls it. It computes what the textbook's
+``numerical_gradient`` loop computes, the central difference ``(L(w + h) - L(w - h)) / 2h`` of the
+batch loss for every weight and bias, from loss values at perturbed points (never backprop), without
+evaluating the whole network twice per element. It sees the network only as an :class:`MLPSpec`: a stack
+of Affine layers (arrays) with elementwise ``sigmoid`` / ``relu`` / ``identity`` between them, ending in
+softmax + cross-entropy (fused or the textbook's ``-log(y + 1e-7)``), with optional L2 weight decay.
 
-1. The activations of the unperturbed network are computed once and cached.
-2. Perturbing ``W[i, j]`` of an Affine layer moves only column ``j`` of its output, by ``+-h * x[:, i]``;
-   through an elementwise activation it stays one column; the next Affine turns it into a rank-1 change.
-   So all ``J`` columns of a layer are perturbed at once along an extra axis.
-3. A sample with ``x[n, i] == 0`` is not moved by ``W[i, j]`` at all: its loss terms cancel exactly and
-   are skipped. (81 % of MNIST pixels are 0.) Likewise two inputs of one sample with the same value
-   are moved identically, so each distinct ``(sample, value)`` is evaluated once; a bias is an input of
-   value 1.
-4. The loss *difference* is computed directly and stably, log1p(sum_c p_c expm1(dz_c)) - dz_t for the
-   fused loss, instead of subtracting two nearly equal batch sums. For the layer below the logits,
-   dz = delta * W[j, :] for a scalar delta, so sum_c p_c expm1(delta W[j, c]) is summed for all classes
-   at once from expm1's power series, sum_k delta**k * (sum_c p_c W[j, c]**k) / k!, cut where its
-   remainder is below 1e-18 (when the steps are too large for a short series, expm1 itself is used).
-   That is the loss at w +- h to rounding: the result keeps the central difference's truncation
-   error, as the loop's does.
-5. Chunks of perturbations run on a small thread pool (NumPy releases the GIL), with the BLAS library held
-   to one thread meanwhile when threadpoolctl is installed: an idle BLAS worker otherwise spins.
-
-Supported: a stack of Affine layers with elementwise ``sigmoid`` / ``relu`` / ``identity`` between them,
-ending in softmax + cross-entropy (the fused log-sum-exp form or the textbook's ``-log(y + 1e-7)``),
-with optional L2 weight decay ``0.5 * lam * sum(W**2)``. Networks with other layers use
-``scratchnet.network``'s general path instead.
+How it works, and measured numbers: docs/numerical-gradient.md.
 """
 
 from __future__ import annotations
@@ -36,7 +17,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,7 +26,7 @@ from .functions import log_softmax, relu, sigmoid
 from .losses import CROSS_ENTROPY_DELTA
 from .util import blas_threads
 
-__all__ = ["MLPSpec", "mlp_numerical_gradient", "mlp_loss", "network_spec", "default_threads"]
+__all__ = ["MLPSpec", "mlp_numerical_gradient", "mlp_loss", "default_threads"]
 
 _ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu, "identity": lambda a: a}
 
@@ -65,8 +46,8 @@ def _activate_(name: str, a: np.ndarray) -> np.ndarray:
 
 _LOSS_FORMS = ("fused", "textbook")
 
-#: Elements of the widest temporary array one chunk may create (about 2 MiB of float64).
-_CHUNK_ELEMENTS = 1 << 18
+#: Elements of the widest temporary array one chunk may create (256 KiB of float64: cache-sized).
+_CHUNK_ELEMENTS = 1 << 15
 
 #: How far an activation's output can move when its input moves by e: at most L * e.
 _LIPSCHITZ = {"sigmoid": 0.25, "relu": 1.0, "identity": 1.0}
@@ -146,6 +127,17 @@ class _Forward:
     p: np.ndarray  # softmax of the logits, (N, C)
     labels: np.ndarray  # (N,) intp
     last_T: np.ndarray  # the last W transposed, (C, D_{L-1}), C-contiguous
+    _sigmoid: dict = field(default_factory=dict)
+
+    def sigmoid_parts(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        """u = exp(-a) and sigmoid(a) * u = u / (1 + u) for layer's pre-activation a, (N, J) each.
+
+        a is clipped at -690 so that u stays finite; the sigmoid there is below 1e-299 either way.
+        """
+        if layer not in self._sigmoid:
+            u = np.exp(-np.maximum(self.pre[layer], -690.0))
+            self._sigmoid[layer] = (u, u / (1.0 + u))
+        return self._sigmoid[layer]
 
 
 def _forward(spec: MLPSpec, W64, b64, x: np.ndarray, labels: np.ndarray) -> _Forward:
@@ -305,29 +297,99 @@ def _distinct_inputs(x: np.ndarray):
     return rows, values, owner.astype(np.intp), starts.astype(np.intp), counts
 
 
-def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, threads: int):
-    """Summed loss differences for every element of hidden Affine ``layer`` (its W and b)."""
+class _InputCache:
+    """Each input row's distinct-value structure, kept across calls: a dataset's images recur.
+
+    Keyed on a hash of the row's bytes; a hit is checked against the batch itself (the non-zero
+    count and every value), so a hash collision only costs a recomputation. At most ``limit`` rows
+    (about 1 KiB each for MNIST) are kept; past that the cache starts afresh.
+    """
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.limit = limit
+        self._rows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def _entry(self, row: np.ndarray):
+        """(distinct values with 1.0 (U,), features of the non-zeros then the bias, their value index)."""
+        feat = np.flatnonzero(row)
+        vals, loc = np.unique(np.append(row[feat], 1.0), return_inverse=True)
+        feat = np.append(feat, row.size).astype(np.int16 if row.size < 1 << 15 else np.int32)
+        return vals, feat, loc.astype(np.uint8 if vals.size <= 256 else np.int32)
+
+    def distinct_inputs(self, x: np.ndarray):
+        """What :func:`_distinct_inputs` returns for ``x``, from the cached rows."""
+        N, D = x.shape
+        with self._lock:
+            if len(self._rows) + N > self.limit:
+                self._rows.clear()
+            entries = []
+            for row in x:
+                key = (D, hash(row.tobytes()))
+                entry = self._rows.get(key)
+                if entry is None:
+                    entry = self._rows[key] = self._entry(row)
+                entries.append(entry)
+        sizes = np.array([e[0].size for e in entries])
+        nnz = np.array([e[1].size for e in entries])
+        values = np.concatenate([e[0] for e in entries])
+        feats = np.concatenate([e[1] for e in entries]).astype(np.intp)
+        owners = np.concatenate([e[2] for e in entries]).astype(np.intp)
+        owners += np.repeat(np.cumsum(sizes) - sizes, nnz)
+        samples = np.repeat(np.arange(N), nnz)
+        seen = np.where(feats < D, x[samples, np.minimum(feats, D - 1)], 1.0)
+        same = np.array_equal(np.count_nonzero(x, axis=1), nnz - 1) and np.array_equal(seen, values[owners])
+        if not same:
+            return _distinct_inputs(x)  # a hash collision: the rows are not the ones cached
+        counts = np.bincount(feats, minlength=D + 1)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+        # feature-major with the samples in order, as np.unique gives them
+        owner = owners[np.argsort(feats, kind="stable")]
+        return np.repeat(np.arange(N), sizes), values, owner, starts, counts
+
+
+_INPUT_CACHE = _InputCache()
+
+
+def _hidden_layer_delta(
+    spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, threads: int, cached: bool = False
+):
+    """Summed loss differences for every element of hidden Affine ``layer`` (its W and b).
+
+    ``cached``: take the input's distinct values from :data:`_INPUT_CACHE` (the same arrays).
+    """
     x = fw.inputs[layer]
-    rows, values, owner, starts, counts = _distinct_inputs(x)
+    rows, values, owner, starts, counts = (_INPUT_CACHE.distinct_inputs if cached else _distinct_inputs)(x)
     J = W64[layer].shape[1]
-    moments = _series_moments(spec, W64, fw, layer, h) if layer + 1 == len(W64) - 1 else None
+    gain = _linear_gain(spec, W64, fw, layer, h)
+    if spec.activations[layer] == "sigmoid":
+        fw.sigmoid_parts(layer)  # before the threads start: they share it
     # the widest temporary of a chunk: (2, rows, J) with the series, (2, rows, J, width) otherwise
-    widest = 1 if moments is not None else max(W.shape[1] for W in W64[layer + 1 :])
+    widest = 1 if gain is not None and gain.moments is not None else max(W.shape[1] for W in W64[layer + 1 :])
     chunk = max(1, min(_CHUNK_ELEMENTS // (2 * J * widest), -(-rows.size // (2 * threads))))
     bounds = [(s, min(s + chunk, rows.size)) for s in range(0, rows.size, chunk)]
     D = np.empty((rows.size, J))
     local = threading.local()
 
     def work(lo: int, hi: int) -> None:
-        if layer + 1 == len(W64) - 1:
+        if gain is not None:
             ws = getattr(local, "ws", None)
             if ws is None:
                 ws = local.ws = _Workspace(chunk, fw.p.shape[1], J)
-            _rank1_delta(spec, fw, layer, rows[lo:hi], values[lo:hi], h, ws, D[lo:hi], moments)
+            if gain.moments is not None and spec.activations[layer] in ("relu", "identity"):
+                _linear_rank1_delta(spec, fw, layer, rows[lo:hi], values[lo:hi], h, ws, D[lo:hi], gain)
+            else:
+                _rank1_delta(spec, fw, layer, rows[lo:hi], values[lo:hi], h, ws, D[lo:hi], gain)
         else:
             D[lo:hi] = _distinct_delta(spec, W64, fw, layer, rows[lo:hi], values[lo:hi], h)
 
     _run(work, bounds, threads)
+    if gain is not None and gain.unsafe is not None:
+        # samples where a step may cross a ReLU kink above: pushed through the layers densely
+        redo = np.flatnonzero(gain.unsafe[rows])
+        for lo in range(0, redo.size, chunk):
+            r = redo[lo : lo + chunk]
+            D[r] = _distinct_delta(spec, W64, fw, layer, rows[r], values[r], h)
     # sum each feature's distinct-value rows: a feature with no non-zero input has an exact 0
     summed = np.zeros((x.shape[1] + 1, J))
     has = counts > 0
@@ -336,26 +398,81 @@ def _hidden_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
     return summed[:-1], summed[-1]
 
 
-def _series_moments(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float) -> list[np.ndarray] | None:
-    """nu_k = sum_c p_c W[j, c]**k / k!, (N, J) each, for summing expm1 as a series; None if too long.
+@dataclass
+class _Gain:
+    """How the logits move per unit move of column j of a hidden layer's activation: rank 1.
 
-    For the hidden layer below the logits, perturbing its column j moves sample n's logits by
-    dz = delta * W[j, :] with |delta| <= h * max|input| * L (L the activation's Lipschitz constant).
-    Then sum_c p_c expm1(delta * W[j, c]) = sum_k delta**k * nu_k[n, j]: the same number expm1 would
+    ``T`` is (C, J) when every sample shares it (the layer just below the logits: W_last.T), or
+    (N, C, J) per sample (ReLU/identity layers in between, each sample's ReLUs frozen at their
+    side of the kink). ``target`` (N, J) is T at each sample's label; ``moments`` are expm1's
+    series coefficients (or None: evaluate expm1); ``unsafe`` (N,) bool marks samples where a step
+    may cross a kink, which the caller evaluates densely instead (None: no such sample).
+    """
+
+    T: np.ndarray
+    target: np.ndarray
+    moments: list[np.ndarray] | None
+    unsafe: np.ndarray | None = None
+
+
+def _linear_gain(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float) -> _Gain | None:
+    """The rank-1 map from a move of column j of ``layer``'s activation to the logits; None if none.
+
+    Above the layer just below the logits this holds when every activation in between is ReLU or
+    identity: piecewise linear, so for a sample whose steps cross no kink, the change of the
+    logits is exactly the moved activation times G[n, j, :] = (W diag(mask) W ... W)[j, :].
+    """
+    last = len(W64) - 1
+    x = fw.inputs[layer]
+    N = x.shape[0]
+    # per sample, how far a step can move a unit of this layer's activation
+    reach = h * np.maximum(1.0, np.max(np.abs(x), axis=1, initial=0.0)) * _LIPSCHITZ[spec.activations[layer]]
+    G, unsafe = W64[layer + 1], None  # (J, D) for all samples, then (N, J, D)
+    for k in range(layer + 1, last):
+        name = spec.activations[k]
+        if name == "sigmoid":
+            return None
+        if name == "relu":
+            # a unit whose pre-activation a step could take across 0 (twice the bound, for rounding)
+            bound = 2.0 * reach[:, None] * np.max(np.abs(G), axis=-2)
+            near = np.any(np.abs(fw.pre[k]) <= bound, axis=1)
+            unsafe = near if unsafe is None else unsafe | near
+            G = G * (fw.pre[k] > 0)[:, None, :]
+        G = G @ W64[k + 1]
+    labels = fw.labels
+    if G.ndim == 2:  # the same for every sample (W_last, or products through identity layers)
+        T = np.ascontiguousarray(G.T)
+        target = T[labels]
+    else:
+        T = np.ascontiguousarray(G.transpose(0, 2, 1))
+        target = T[np.arange(N), labels]
+    return _Gain(T, target, _series_moments(spec, W64, fw, layer, h, G), unsafe)
+
+
+def _series_moments(
+    spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, G: np.ndarray
+) -> list[np.ndarray] | None:
+    """nu_k = sum_c p_c G[j, c]**k / k!, (N, J) each, for summing expm1 as a series; None if too long.
+
+    Perturbing column j of ``layer`` moves sample n's logits by dz = delta * G[(n,) j, :] with
+    |delta| <= h * max|input| * L (L the activation's Lipschitz constant). Then
+    sum_c p_c expm1(delta * G[j, c]) = sum_k delta**k * nu_k[n, j]: the same number expm1 would
     give, computed for every class at once, to within ``_SERIES_TOL``.
     """
-    W = W64[layer + 1]
     step = h * max(1.0, float(np.max(np.abs(fw.inputs[layer]), initial=0.0)))
-    z = step * _LIPSCHITZ[spec.activations[layer]] * float(np.max(np.abs(W), initial=0.0))
+    z = step * _LIPSCHITZ[spec.activations[layer]] * float(np.max(np.abs(G), initial=0.0))
     if not np.isfinite(z):
         return None
     terms = _series_terms(z)
     if terms is None:
         return None
-    moments, Wk = [], np.ones_like(W)
+    moments, Gk = [], np.ones_like(G)
     for k in range(1, terms + 1):
-        Wk = Wk * W
-        moments.append((fw.p @ Wk.T) / math.factorial(k))
+        Gk = Gk * G
+        if G.ndim == 2:
+            moments.append((fw.p @ Gk.T) / math.factorial(k))
+        else:
+            moments.append(np.einsum("nc,njc->nj", fw.p, Gk) / math.factorial(k))
     return moments
 
 
@@ -391,31 +508,21 @@ def _rank1_delta(
     h: float,
     ws: _Workspace,
     out: np.ndarray,
-    moments: list[np.ndarray] | None = None,
+    gain: _Gain,
 ) -> None:
-    """(d+ - d-) into ``out`` (M, J) for the hidden layer just below the logits.
+    """(d+ - d-) into ``out`` (M, J) for a hidden layer whose moves reach the logits as rank 1.
 
     Perturbing column j of this layer's pre-activation for sample m moves its activation by
-    ``moved[m, j]`` and so the logits by the rank-1 change ``moved[m, j] * W_last[j, :]``.
+    ``moved[m, j]`` and so the logits by the rank-1 change ``moved[m, j] * G[m, j, :]`` (see
+    :class:`_Gain`; G = W_last for the layer just below the logits).
     """
     M = rows.size
-    name = spec.activations[layer]
-    WT = fw.last_T  # (C, J)
+    moments = gain.moments
     labels = fw.labels[rows]
     p = fw.p[rows]  # (M, C)
     pt = p[np.arange(M), labels]
-    a = fw.pre[layer][rows]  # (M, J)
-    base = ws.base[:M]
-    np.copyto(base, a)
-    _activate_(name, base)
-    # every column j is its own experiment: column j of the pre-activation moves by +-h * value
-    moved = ws.moved[:, :M]
-    np.multiply(values[:, None], h, out=moved[0])
-    np.negative(moved[0], out=moved[1])
-    moved += a
-    _activate_(name, moved)
-    moved -= base
-    dz_t = np.multiply(moved, WT[labels], out=ws.dz_t[:, :M])
+    moved = _moved_activation(spec.activations[layer], fw, layer, rows, values, h, ws)
+    dz_t = np.multiply(moved, gain.target[rows], out=ws.dz_t[:, :M])
     if moments is not None:
         # s = sum_k moved**k * nu_k, by Horner's rule: expm1 for all C classes at once
         s = np.multiply(moved, moments[-1][rows], out=ws.series[:, :M])
@@ -425,11 +532,106 @@ def _rank1_delta(
     else:
         dz_buf, s_buf = ws.logits_buffers()
         dz = dz_buf[:, :M]  # (2, M, C, J)
+        WT = gain.T if gain.T.ndim == 2 else gain.T[rows]  # (C, J) or (M, C, J)
         np.multiply(moved[:, :, None, :], WT, out=dz)
         np.expm1(dz, out=dz)
         s = np.matmul(p[:, None, :], dz, out=s_buf[:, :M])[:, :, 0, :]  # (2, M, J)
     d = _finish_loss_delta(spec, s, dz_t, pt[:, None])
     np.subtract(d[0], d[1], out=out)
+
+
+def _moved_activation(name: str, fw: _Forward, layer: int, rows, values, h: float, ws: _Workspace):
+    """act(a + e) - act(a) for e = +h v (axis 0) and -h v (axis 1): (2, M, J), in ``ws.moved``.
+
+    Every column j is its own experiment: column j of the pre-activation moves by e. For the
+    sigmoid, with u = exp(-a) and r = exp(-e), sigmoid(a + e) - sigmoid(a) = sigmoid(a) u (1 - r) /
+    (1 + u r): no exp per element and no cancellation (u, sigmoid(a) u are computed once per layer).
+    """
+    M = rows.size
+    moved = ws.moved[:, :M]
+    if name == "sigmoid":
+        u, w = fw.sigmoid_parts(layer)
+        e = h * values
+        ur = ws.base[:M]
+        for side, r, q in ((0, np.exp(-e), -np.expm1(-e)), (1, np.exp(e), -np.expm1(e))):
+            np.take(u, rows, axis=0, out=ur)
+            ur *= r[:, None]
+            ur += 1.0
+            np.take(w, rows, axis=0, out=moved[side])
+            moved[side] *= q[:, None]
+            moved[side] /= ur
+        return moved
+    a = fw.pre[layer][rows]  # (M, J)
+    base = ws.base[:M]
+    np.copyto(base, a)
+    _activate_(name, base)
+    np.multiply(values[:, None], h, out=moved[0])
+    np.negative(moved[0], out=moved[1])
+    moved += a
+    _activate_(name, moved)
+    moved -= base
+    return moved
+
+
+def _linear_rank1_delta(
+    spec: MLPSpec,
+    fw: _Forward,
+    layer: int,
+    rows: np.ndarray,
+    values: np.ndarray,
+    h: float,
+    ws: _Workspace,
+    out: np.ndarray,
+    gain: _Gain,
+) -> None:
+    """:func:`_rank1_delta` for a ReLU/identity layer with expm1's series: both steps at once.
+
+    A unit with a > h|v| moves by exactly +-h v on both sides, a ReLU unit with a < -h|v| not at
+    all, so s(+-delta) = E +- O, E and O the even and odd parts of the series in delta. Rows with a
+    unit within h|v| of the kink go through :func:`_rank1_delta`.
+    """
+    M = rows.size
+    a = np.take(fw.pre[layer], rows, axis=0, out=ws.moved[1, :M])  # (M, J)
+    step = (h * values)[:, None]
+    reach = np.abs(step)
+    delta = ws.base[:M]
+    if spec.activations[layer] == "relu":
+        np.multiply(np.greater(a, reach), step, out=delta)
+        kink = np.flatnonzero(np.min(np.abs(a, out=ws.moved[0, :M]), axis=1) <= reach[:, 0])
+    else:
+        delta[...] = step
+        kink = np.empty(0, dtype=np.intp)
+    d2 = np.multiply(delta, delta, out=ws.moved[0, :M])
+    nu = ws.moved[1, :M]  # a is no longer needed: each moment's rows go here in turn
+    even, odd = ws.series[0, :M], ws.series[1, :M]
+    even[...] = 0.0  # sum over even k >= 2 of delta**k nu_k, by Horner's rule in delta**2
+    for m in reversed(gain.moments[1::2]):
+        even += np.take(m, rows, axis=0, out=nu)
+        even *= d2
+    odd[...] = 0.0  # sum over odd k of delta**k nu_k
+    for m in reversed(gain.moments[0::2]):
+        odd *= d2
+        odd += np.take(m, rows, axis=0, out=nu)
+    odd *= delta
+    dz_t = np.multiply(delta, np.take(gain.target, rows, axis=0, out=nu), out=ws.dz_t[0, :M])
+    if spec.loss == "fused":
+        # log1p(E + O) - log1p(E - O) = log1p(2 O / (1 + E - O)); each side's -dz_t
+        ratio = np.subtract(1.0, odd, out=ws.dz_t[1, :M])
+        ratio += even
+        np.divide(odd, ratio, out=ratio)
+        ratio *= 2.0
+        np.log1p(ratio, out=ratio)
+        dz_t *= 2.0
+        np.subtract(ratio, dz_t, out=out)
+    else:
+        pt = fw.p[rows, fw.labels[rows]][:, None]
+        s = np.stack([even + odd, even - odd])
+        d = _finish_loss_delta(spec, s, np.stack([dz_t, -dz_t]), pt)
+        np.subtract(d[0], d[1], out=out)
+    if kink.size:
+        redo = np.empty((kink.size, out.shape[1]))
+        _rank1_delta(spec, fw, layer, rows[kink], values[kink], h, ws, redo, gain)
+        out[kink] = redo
 
 
 def _distinct_delta(
@@ -485,7 +687,9 @@ def default_threads() -> int:
     return max(1, min(4, n))
 
 
-def mlp_numerical_gradient(spec: MLPSpec, x, t, h: float = 1e-4, *, threads: int | None = None):
+def mlp_numerical_gradient(
+    spec: MLPSpec, x, t, h: float = 1e-4, *, threads: int | None = None, cache_inputs: bool = False
+):
     """Central-difference gradient of :func:`mlp_loss` for every weight and bias, fast.
 
     Parameters
@@ -498,6 +702,9 @@ def mlp_numerical_gradient(spec: MLPSpec, x, t, h: float = 1e-4, *, threads: int
         The step, as in ``scratchnet.gradient.numerical_gradient``.
     threads : int, optional
         Worker threads (default: :func:`default_threads`). The result does not depend on it.
+    cache_inputs : bool
+        Keep the distinct-value structure of each row of ``x`` for later calls (for rows that
+        recur, such as a dataset's images). The result does not depend on it.
 
     Returns
     -------
@@ -511,10 +718,10 @@ def mlp_numerical_gradient(spec: MLPSpec, x, t, h: float = 1e-4, *, threads: int
         raise ValueError(f"threads: expected at least 1, got {threads}")
     W64, b64, x64, labels = _prepare(spec, x, t)
     with blas_threads(1):  # our own threads do the parallel work; BLAS calls here are small
-        return _gradient(spec, W64, b64, x64, labels, h, threads)
+        return _gradient(spec, W64, b64, x64, labels, h, threads, cache_inputs)
 
 
-def _gradient(spec: MLPSpec, W64, b64, x64, labels, h: float, threads: int):
+def _gradient(spec: MLPSpec, W64, b64, x64, labels, h: float, threads: int, cache_inputs: bool = False):
     fw = _forward(spec, W64, b64, x64, labels)
     N = x64.shape[0]
     grads = []
@@ -522,7 +729,7 @@ def _gradient(spec: MLPSpec, W64, b64, x64, labels, h: float, threads: int):
         if layer == len(W64) - 1:
             dW, db = _last_layer_delta(spec, fw, h)
         else:
-            dW, db = _hidden_layer_delta(spec, W64, fw, layer, h, threads)
+            dW, db = _hidden_layer_delta(spec, W64, fw, layer, h, threads, cache_inputs and layer == 0)
         dW = dW / N
         db = db / N
         if spec.weight_decay:
@@ -530,49 +737,3 @@ def _gradient(spec: MLPSpec, W64, b64, x64, labels, h: float, threads: int):
             dW = dW + 0.5 * spec.weight_decay * ((w + h) ** 2 - (w - h) ** 2)
         grads.append((dW / (2 * h), db / (2 * h)))
     return grads
-
-
-def network_spec(net) -> tuple[MLPSpec, list[tuple[str, str]]] | None:
-    """Describe ``net`` as an :class:`MLPSpec`, or return None if the fast path cannot take it.
-
-    The fast path takes a network whose layers are ``Affine``, optionally followed by exactly one
-    ``Sigmoid`` or ``Relu``, repeated, ending in an ``Affine`` and ``SoftmaxWithLoss``, with L2 weight
-    decay on the Affine weights. Anything else (batch norm, dropout, a layer of one's own) is None.
-
-    Returns
-    -------
-    spec : MLPSpec
-        Holding the network's own arrays (no copies).
-    names : list of (str, str)
-        The ``params`` names of each Affine's W and b, in layer order.
-    """
-    from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-
-    layers = list(getattr(net, "layers", []))
-    if len(layers) < 2 or type(layers[-1]) is not SoftmaxWithLoss:
-        return None
-    by_id = {id(p): name for name, p in getattr(net, "params", {}).items()}
-    weights, biases, activations, names = [], [], [], []
-    expect_affine = True
-    for layer in layers[:-1]:
-        kind = type(layer)
-        if kind is Affine:
-            if not expect_affine and len(activations) < len(weights):
-                activations.append("identity")  # two Affines in a row
-            W, b = layer.params["W"], layer.params["b"]
-            if id(W) not in by_id or id(b) not in by_id:
-                return None
-            weights.append(W)
-            biases.append(b)
-            names.append((by_id[id(W)], by_id[id(b)]))
-            expect_affine = False
-        elif kind in (Sigmoid, Relu) and not expect_affine and len(activations) < len(weights):
-            activations.append("sigmoid" if kind is Sigmoid else "relu")
-            expect_affine = True
-        else:
-            return None
-    if expect_affine or len(activations) != len(weights) - 1:
-        return None  # ends in an activation, or has none of Affine at all
-    decay = float(getattr(net, "weight_decay_lambda", 0.0) or 0.0)
-    form = getattr(layers[-1], "form", "fused")
-    return MLPSpec(weights, biases, activations, form, decay), names

@@ -203,6 +203,18 @@ def _layer_params(layer) -> list[tuple[str, np.ndarray, object]]:
     return [(k, getattr(layer, k), lambda k=k: grad(k)) for k in names]
 
 
+def _upstream(out, t, dout, seed: int):
+    """The dout check_layer weights the output with: given, or seeded standard normal; 1.0 for a loss."""
+    if t is not None:
+        return 1.0 if dout is None else float(dout)
+    out = np.asarray(out)
+    dout = np.random.default_rng(seed).standard_normal(out.shape) if dout is None else dout
+    dout = np.array(as_float_array("dout", dout), dtype=np.float64)
+    if dout.shape != out.shape:
+        raise ValueError(f"dout: expected the shape of forward's output {out.shape}, got {dout.shape}")
+    return dout
+
+
 def check_layer(layer, x, t=None, *, dout=None, h: float = 1e-5, seed: int = 0,
                 forward_kwargs: dict | None = None) -> GradCheckResult:
     """Check one layer's backward against numerical differentiation of its forward.
@@ -245,17 +257,7 @@ def check_layer(layer, x, t=None, *, dout=None, h: float = 1e-5, seed: int = 0,
     saved = {k: np.copy(b) for k, b in buffers.items()}
     with fixed_mask() if callable(fixed_mask) else contextlib.nullcontext():
         try:
-            out = layer.forward(*args, **kwargs)
-            if t is None:
-                out = np.asarray(out)
-                dout = np.random.default_rng(seed).standard_normal(out.shape) if dout is None else dout
-                dout = np.array(as_float_array("dout", dout), dtype=np.float64)
-                if dout.shape != out.shape:
-                    raise ValueError(
-                        f"dout: expected the shape of forward's output {out.shape}, got {dout.shape}"
-                    )
-            else:
-                dout = 1.0 if dout is None else float(dout)
+            dout = _upstream(layer.forward(*args, **kwargs), t, dout, seed)
             analytic = {"x": np.array(layer.backward(dout), dtype=np.float64)}
             analytic.update((k, np.array(grad(), dtype=np.float64)) for k, _, grad in params)
 

@@ -1,19 +1,34 @@
-"""Numerical differentiation and gradient descent (chapter 4).
+"""Numerical differentiation and gradient descent (chapter 4): the one home of numerical gradients.
 
-These are the textbook's definitions, kept literal so that they reproduce its printed numbers:
-the central difference (f(x + h) - f(x - h)) / 2h with h = 1e-4.
+``numerical_diff``, ``numerical_gradient`` and ``gradient_descent`` are the textbook's definitions,
+kept literal so that they reproduce its printed numbers: the central difference
+(f(x + h) - f(x - h)) / 2h with h = 1e-4.
+
+``network_numerical_gradient`` differentiates a whole network described by a :class:`NetworkSpec`
+(plain layer descriptions: a kind, a forward function, the parameter arrays) and dispatches between
+the book's loop, the cached loop and the fast path of :mod:`scratchnet.fastgrad`. How and why:
+docs/numerical-gradient.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_callable
-from .optimizers import _check_real  # the validator SGD uses for lr: one home for it
+from ._checks import check_callable, check_real
+from .fastgrad import MLPSpec, mlp_numerical_gradient
 
-__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]
+__all__ = [
+    "numerical_diff",
+    "numerical_gradient",
+    "gradient_descent",
+    "LayerSpec",
+    "NetworkSpec",
+    "NUMERICAL_METHODS",
+    "network_numerical_gradient",
+]
 
 
 def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> float:
@@ -138,7 +153,7 @@ def gradient_descent(
         Only with ``return_path``: the start, then the point after each step.
     """
     check_callable("f", f)
-    lr = _check_real("lr", lr, low=0.0)
+    lr = check_real("lr", lr, low=0.0)  # as SGD checks it
     if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
         raise ValueError(f"step_num: expected a non-negative integer, got {step_num!r}")
     x = np.array(init_x, copy=True)
@@ -154,3 +169,185 @@ def gradient_descent(
     if return_path:
         return x, np.array(path)
     return x
+
+
+# --- a whole network --------------------------------------------------------------------------
+
+#: The ``method`` names of :func:`network_numerical_gradient`.
+NUMERICAL_METHODS = ("auto", "fast", "general", "naive")
+
+#: Layer kinds the fast path understands; any other layer is "other".
+_ACTIVATION_KINDS = ("sigmoid", "relu")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One hidden layer as numerical differentiation sees it.
+
+    Parameters
+    ----------
+    kind : {"affine", "sigmoid", "relu", "other"}
+        "affine" for an ``Affine`` (out = x W + b, x flattened to (N, D)), "sigmoid"/"relu" for
+        those elementwise activations, "other" for any layer (evaluated through ``forward`` only).
+    forward : callable
+        ``forward(x) -> out``, the layer's training-mode forward pass.
+    params : dict[str, ndarray]
+        The network's name for each parameter -> the very array the layer computes with (it is
+        perturbed in place and put back). An "affine" lists its W (D, H) first, then its b (H,).
+    name : str
+        What error messages call the layer (its class name).
+    """
+
+    kind: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    params: Mapping[str, np.ndarray]
+    name: str = "layer"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A network as numerical differentiation sees it: its hidden layers and its loss.
+
+    Parameters
+    ----------
+    layers : sequence of LayerSpec
+        The hidden layers, input first.
+    loss : callable
+        ``loss(scores, t) -> float``: the loss layer on the last layer's output, plus weight decay.
+    loss_form : {"fused", "textbook"} or None
+        The form of a ``SoftmaxWithLoss`` loss layer; None for any other loss (no fast path).
+    weight_decay : float
+        lambda of 0.5 * lambda * sum(W**2) over the Affine weights, as included in ``loss``.
+    """
+
+    layers: Sequence[LayerSpec]
+    loss: Callable[[np.ndarray, object], float]
+    loss_form: str | None = None
+    weight_decay: float = 0.0
+
+
+def network_numerical_gradient(
+    net: NetworkSpec, x: np.ndarray, t, h: float = 1e-4, *, method: str = "auto", threads: int | None = None
+) -> dict[str, np.ndarray]:
+    """Central differences (L(w + h) - L(w - h)) / 2h of the network's loss, for every parameter.
+
+    Parameters
+    ----------
+    net : NetworkSpec
+    x : ndarray, shape (N, ...)
+        The batch, already in the network's dtype.
+    t : array_like, labels (N,) or one-hot (N, C)
+    h : float
+        The step.
+    method : {"auto", "fast", "general", "naive"}
+        "naive": the book's loop, the whole network twice per element. "general": the same loop with
+        the inputs of the perturbed layer cached (bit for bit the naive result). "fast": the fast
+        path for the whole network (an Affine/Sigmoid/Relu stack with a SoftmaxWithLoss), else a
+        ValueError. "auto": the fast path for the top such stack, the cached loop below it.
+    threads : int, optional
+        Worker threads of the fast path (the result does not depend on them).
+
+    Returns
+    -------
+    dict[str, ndarray]
+        Each parameter's gradient, of its shape and dtype, in layer order.
+    """
+    if method not in NUMERICAL_METHODS:
+        raise ValueError(f"method: expected one of {NUMERICAL_METHODS}, got {method!r}")
+    if not h > 0:
+        raise ValueError(f"h: expected a positive step, got {h}")
+    if method == "naive":
+        return _naive_network_gradient(net, x, t, h)
+    start = _fast_head_start(net) if method != "general" else None
+    if method == "fast" and start != 0:
+        names = [layer.name for layer in net.layers]
+        loss = "SoftmaxWithLoss" if net.loss_form else "another loss"
+        raise ValueError(
+            "method: 'fast' takes Affine layers with Sigmoid/Relu between them ending in "
+            f"SoftmaxWithLoss; this network has {names} and {loss} (use 'general')"
+        )
+    stop = len(net.layers) if start is None else start
+    inputs = _layer_inputs(net, x, stop)
+    grads = _cached_network_gradient(net, inputs, t, h, stop)
+    if start is not None:
+        grads.update(_fast_head_gradient(net, start, inputs[start], t, h, threads))
+    return grads
+
+
+def _naive_network_gradient(net: NetworkSpec, x: np.ndarray, t, h: float) -> dict[str, np.ndarray]:
+    """The textbook loop: every element perturbed in place, the whole network evaluated again."""
+
+    def loss_w(_):  # reads the perturbed parameter through the layers, as the book's does
+        out = x
+        for layer in net.layers:
+            out = layer.forward(out)
+        return net.loss(out, t)
+
+    params = [(name, p) for layer in net.layers for name, p in layer.params.items()]
+    return {name: numerical_gradient(loss_w, p, h) for name, p in params}
+
+
+def _layer_inputs(net: NetworkSpec, x: np.ndarray, stop: int) -> list[np.ndarray]:
+    """inputs[k]: what layer k receives, for k <= stop (it does not depend on layer k's parameters)."""
+    inputs = [x]
+    for layer in net.layers[:stop]:
+        inputs.append(layer.forward(inputs[-1]))
+    return inputs
+
+
+def _cached_network_gradient(net: NetworkSpec, inputs, t, h: float, stop: int) -> dict[str, np.ndarray]:
+    """The textbook loop for the parameters of layers below ``stop``, never recomputing the layers below."""
+    grads: dict[str, np.ndarray] = {}
+    for k, layer in enumerate(net.layers[:stop]):
+
+        def loss_w(_, k=k):
+            out = inputs[k]
+            for above in net.layers[k:]:
+                out = above.forward(out)
+            return net.loss(out, t)
+
+        for name, p in layer.params.items():
+            grads[name] = numerical_gradient(loss_w, p, h)
+    return grads
+
+
+def _fast_head_start(net: NetworkSpec) -> int | None:
+    """Index of the lowest layer of the top run Affine ([Sigmoid|Relu]) Affine ... Affine; None if none.
+
+    That run, ending in a SoftmaxWithLoss, is what :mod:`scratchnet.fastgrad` differentiates.
+    """
+    layers = net.layers
+    if net.loss_form is None or not layers or layers[-1].kind != "affine":
+        return None
+    start, k = None, len(layers) - 1
+    while k >= 0:
+        kind = layers[k].kind
+        if kind == "affine":
+            start = k
+        elif not (kind in _ACTIVATION_KINDS and k > 0 and layers[k - 1].kind == "affine"):
+            break  # an activation is the head's only if an Affine feeds it
+        k -= 1
+    return start
+
+
+def _fast_head_gradient(net: NetworkSpec, start: int, x: np.ndarray, t, h: float, threads) -> dict:
+    """The fast path for layers ``start``, ``start + 1``, ... on their cached input ``x``."""
+    weights, biases, activations, names = [], [], [], []
+    for k, layer in enumerate(net.layers[start:], start):
+        if layer.kind == "affine":
+            if k > start and net.layers[k - 1].kind == "affine":
+                activations.append("identity")  # two Affines in a row
+            (w_name, W), (b_name, b) = layer.params.items()
+            weights.append(W)
+            biases.append(b)
+            names.append((w_name, b_name))
+        else:
+            activations.append(layer.kind)
+    spec = MLPSpec(weights, biases, activations, net.loss_form, net.weight_decay)
+    # the network's own input (a dataset's rows, which recur) is worth caching; a hidden one is not
+    found = mlp_numerical_gradient(spec, x, t, h, threads=threads, cache_inputs=start == 0)
+    grads = {}
+    for (w_name, b_name), W, b, (dW, db) in zip(names, weights, biases, found, strict=True):
+        grads[w_name] = dW.astype(W.dtype, copy=False)
+        grads[b_name] = db.astype(b.dtype, copy=False)
+    return grads

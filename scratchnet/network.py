@@ -18,6 +18,7 @@ Every network offers the same interface (the one optimisers, trainers and gradie
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import math
 import os
@@ -34,8 +35,7 @@ from ._checks import (
 )
 from ._io import atomic_write
 from ._packed import PackedDict, ParamLayout, copy_arrays
-from .fastgrad import mlp_numerical_gradient, network_spec
-from .gradient import numerical_gradient
+from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 from .util import format_table
 
@@ -190,15 +190,17 @@ class Sequential:
         """Gradients of the loss by central differences, (L(w + h) - L(w - h)) / 2h per element.
 
         Every method computes that same quantity from loss values at perturbed points (none is
-        backprop in disguise); they differ in how much work they repeat:
+        backprop in disguise); they differ in how much work they repeat (see
+        :func:`scratchnet.gradient.network_numerical_gradient` and docs/numerical-gradient.md):
 
         - ``"naive"``: the textbook's loop, the whole network evaluated twice per element.
-        - ``"general"``: the same loop, but the layers below the perturbed one are evaluated once
-          and cached. Works for every network; gives bit-for-bit the naive result.
+        - ``"general"``: the same loop, with the layers below the perturbed one evaluated once.
+          Works for every network; gives bit-for-bit the naive result.
         - ``"fast"``: :mod:`scratchnet.fastgrad`, for Affine/Sigmoid/Relu stacks ending in
-          SoftmaxWithLoss (TwoLayerNet, and MultiLayerNet without batch norm or dropout). Computed
-          in float64 whatever the network's dtype, hundreds of times faster than the loop.
-        - ``"auto"`` (default): ``"fast"`` where it applies, else ``"general"``.
+          SoftmaxWithLoss (TwoLayerNet, and MultiLayerNet without batch norm or dropout), computed
+          in float64 whatever the network's dtype.
+        - ``"auto"`` (default): the fast path for the top Affine/Sigmoid/Relu stack, if the network
+          ends in one, and the general loop for the layers below it.
 
         The loss is evaluated in training mode, the function ``loss_and_gradient`` differentiates:
         batch norm uses the batch's statistics, and dropout layers keep one mask throughout (the
@@ -219,70 +221,41 @@ class Sequential:
         dict[str, ndarray]
             Keyed like ``params``, each of its parameter's shape and dtype.
         """
-        methods = ("auto", "fast", "general", "naive")
-        if method not in methods:
-            raise ValueError(f"method: expected one of {methods}, got {method!r}")
+        if method not in NUMERICAL_METHODS:
+            raise ValueError(f"method: expected one of {NUMERICAL_METHODS}, got {method!r}")
         x = self._as_input(x)
-        if method in ("auto", "fast"):
-            found = network_spec(self)
-            if found is not None:
-                spec, names = found
-                grads = mlp_numerical_gradient(spec, x, t, h, threads=threads)
-                out = {}
-                for (w_name, b_name), (dW, db) in zip(names, grads, strict=True):
-                    out[w_name] = dW.astype(self.dtype, copy=False)
-                    out[b_name] = db.astype(self.dtype, copy=False)
-                return {name: out[name] for name in self.params}
-            if method == "fast":
-                raise ValueError(
-                    "method: 'fast' takes Affine layers with Sigmoid/Relu between them ending in "
-                    f"SoftmaxWithLoss; this network has {[type(layer).__name__ for layer in self.layers]} "
-                    "(use 'general')"
-                )
-
         saved = {name: buf.copy() for name, buf in self._buffers().items()}
         with contextlib.ExitStack() as stack:
             for layer in self.layers:
                 if isinstance(layer, Dropout):
                     stack.enter_context(layer.fixed_mask())
             try:
-                if method == "naive":
-                    def loss_w(_):  # reads the perturbed parameter through the network, as the book's does
-                        return self.loss(x, t, train=True)
-
-                    return {name: numerical_gradient(loss_w, p, h) for name, p in self.params.items()}
-                return self._cached_numerical_gradient(x, t, h)
+                grads = network_numerical_gradient(self._numerical_spec(), x, t, h, method=method,
+                                                   threads=threads)
             finally:
                 for name, buf in self._buffers().items():
                     buf[...] = saved[name]
-
-    def _forward_from(self, k: int, out: np.ndarray) -> np.ndarray:
-        """Run hidden layers k, k+1, ... in training mode on ``out`` (the input of layer k)."""
-        for i in range(k, len(self.layers) - 1):
-            out = self._layer_forward(i, out, train=True)
-        return out
-
-    def _cached_numerical_gradient(self, x: np.ndarray, t, h: float) -> dict[str, np.ndarray]:
-        """The textbook loop, with the layers below the perturbed one evaluated only once."""
-        hidden = self.layers[:-1]
-        inputs = []  # inputs[k]: what layer k receives; it does not depend on layer k's parameters
-        out = x
-        for k in range(len(hidden)):
-            inputs.append(out)
-            out = self._forward_layer(k, out)
-        grads: dict[str, np.ndarray] = {}
-        for name, (layer, key) in self._param_slots.items():
-            k = next(i for i, candidate in enumerate(hidden) if candidate is layer)
-
-            def loss_w(_, k=k):
-                scores = self._forward_from(k, inputs[k])
-                return self.last_layer.forward(scores, t) + self._weight_decay_loss()
-
-            grads[name] = numerical_gradient(loss_w, layer.params[key], h)
         return {name: grads[name] for name in self.params}
 
-    def _forward_layer(self, k: int, out: np.ndarray) -> np.ndarray:
-        return self._layer_forward(k, out, train=True)
+    def _numerical_spec(self) -> NetworkSpec:
+        """This network as plain layer descriptions, for scratchnet.gradient (which never sees self)."""
+        names: dict[int, dict[str, str]] = {}
+        for name, (layer, key) in self._param_slots.items():
+            names.setdefault(id(layer), {})[key] = name
+        kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
+        layers = []
+        for layer, takes_train in zip(self.layers[:-1], self._takes_train, strict=True):
+            forward = functools.partial(layer.forward, train=True) if takes_train else layer.forward
+            own = names.get(id(layer), {})
+            params = {own[key]: layer.params[key] for key in own}
+            layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
+        last = self.last_layer
+
+        def loss(scores, t):
+            return last.forward(scores, t) + self._weight_decay_loss()
+
+        form = last.form if type(last) is SoftmaxWithLoss else None
+        return NetworkSpec(layers, loss, form, self.weight_decay_lambda)
 
     # -------------------------------------------------------------------- state
     def _buffers(self) -> dict[str, np.ndarray]:

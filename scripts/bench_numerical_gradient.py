@@ -2,6 +2,8 @@
 
     python scripts/bench_numerical_gradient.py              # the full comparison (about a minute)
     python scripts/bench_numerical_gradient.py --quick      # a smaller batch, for a smoke run
+    python scripts/bench_numerical_gradient.py --train-steps 1000 --train-only
+                                                            # N steps of python scripts/train.py
 
 For TwoLayerNet(784, 50, 10, sigmoid) on a batch of real MNIST it times, at 1 and at 2 threads, one
 numerical gradient by the textbook loop (``method="naive"``: 2 loss evaluations per parameter) and
@@ -9,22 +11,31 @@ by the fast path (``method="fast"``), and reports the speed-up and the largest d
 parameter, also against backprop. Then the same for a MultiLayerNet with two hidden layers.
 Thread count means: BLAS threads for the loop, worker threads (with BLAS held to one) for the
 fast path.
+
+``--train-steps N`` also runs ``scripts/train.py`` itself with its defaults (chapter 4: TwoLayerNet
+784-50-10 sigmoid, SGD 0.1, batch 100, ``--grad numerical``) for N steps, in this process, and prints
+the steps' wall time, the median of its numerical-gradient calls and the time 10 000 steps would take.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import platform
+import runpy
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from dataset.mnist import load_mnist
 from scratchnet.gradient import numerical_gradient
-from scratchnet.network import MultiLayerNet, TwoLayerNet
+from scratchnet.network import MultiLayerNet, Sequential, TwoLayerNet
 from scratchnet.util import blas_libraries, blas_threads
 
 
@@ -102,6 +113,38 @@ def compare(label: str, net, x, t, thread_counts, repeat: int, book_style: bool 
     return rows
 
 
+def time_train_script(steps: int) -> list[str]:
+    """Run scripts/train.py's default run for ``steps`` steps; time it and each numerical gradient."""
+    times: list[float] = []
+    real = Sequential.numerical_gradient
+
+    def timed(self, *args, **kwargs):
+        start = time.perf_counter()
+        result = real(self, *args, **kwargs)
+        times.append(time.perf_counter() - start)
+        return result
+
+    main = runpy.run_path(str(Path(__file__).resolve().parent / "train.py"), run_name="bench")["main"]
+    print(f"[train.py] {steps} steps of the default run ...", file=sys.stderr, flush=True)
+    out = io.StringIO()
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(out):
+        Sequential.numerical_gradient = timed
+        try:
+            start = time.perf_counter()
+            status = main(["--iters", str(steps), "--out", str(Path(tmp) / "run"), "--no-progress"])
+            total = time.perf_counter() - start
+        finally:
+            Sequential.numerical_gradient = real
+    if status != 0 or len(times) != steps:
+        raise RuntimeError(f"train.py: exit status {status}, {len(times)} gradients for {steps} steps")
+    lines = (line.partition(":") for line in out.getvalue().splitlines())
+    reported = {key.strip(): value.strip() for key, _, value in lines}
+    wall = float(reported["wall time"].split()[0])
+    median = statistics.median(times)
+    return [str(steps), f"{wall:.1f} s", f"{total:.1f} s", f"{wall / steps * 1e3:.1f} ms",
+            f"{median * 1e3:.2f} ms", f"{wall / steps * 10_000:.0f} s", reported["test accuracy"]]
+
+
 def net_size(net) -> int:
     return sum(p.size for p in net.params.values())
 
@@ -116,9 +159,33 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="batch 10, hidden 10, one thread count: a smoke run"
     )
     parser.add_argument("--no-multilayer", action="store_true", help="skip the two-hidden-layer comparison")
+    parser.add_argument("--train-steps", type=int, default=0,
+                        help="also time this many steps of python scripts/train.py's default run")
+    parser.add_argument("--train-only", action="store_true", help="only the --train-steps timing")
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f"--batch-size: expected at least 1, got {args.batch_size}")
+    if args.train_steps < 0 or (args.train_only and args.train_steps < 1):
+        parser.error(f"--train-steps: expected at least 1 (0 to skip), got {args.train_steps}")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "unset")
+    machine = (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+               f"BLAS {_blas_description()}, OPENBLAS_CORETYPE={coretype}, load average {load[0]:.2f}")
+    if not args.train_only:
+        _gradient_comparison(args, machine)
+    if args.train_steps:
+        row = time_train_script(args.train_steps)
+        header = ["steps", "wall time (train.py)", "with loading", "per step", "median gradient",
+                  "10 000 steps", "test accuracy"]
+        widths = [max(len(header[i]), len(row[i])) for i in range(len(header))]
+        print("python scripts/train.py defaults (chapter 4, --grad numerical), the first steps")
+        print(machine)
+        for r in (header, ["-" * w for w in widths], row):
+            print(_row(r, widths))
+    return 0
+
+
+def _gradient_comparison(args, machine: str) -> None:
     hidden = 50
     if args.quick:
         args.batch_size, args.threads, args.repeat, hidden = 10, args.threads[:1], 3, 10
@@ -151,18 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     header = ["network", "threads", "loop on net.loss", "loop on a book-style loss", "fast", "speed-up",
               "max |fast-loop|", "max |fast-backprop|"]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
     print(f"numerical gradient, batch {args.batch_size} of MNIST, float64 parameters")
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"BLAS {_blas_description()}, "
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, load average {load[0]:.2f}"
-    )
+    print(machine)
     print(_row(header, widths))
     print(_row(["-" * w for w in widths], widths))
     for r in rows:
         print(_row(r, widths))
-    return 0
 
 
 if __name__ == "__main__":

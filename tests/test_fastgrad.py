@@ -220,3 +220,58 @@ def test_it_is_the_finite_difference_not_the_derivative():
     x2, t2 = make_batch(6, 8, 3)
     fast = mlp_numerical_gradient(spec2, x2, t2, h=h)
     assert max_diff(fast, naive_gradient(spec2, x2, t2, h=h)) <= 1e-10
+
+
+# --- deeper ReLU stacks: the rank-1 gain through layers whose ReLUs keep their side ----------------
+
+
+def test_relu_kink_crossed_above_the_perturbed_layer_is_evaluated_densely():
+    import scratchnet.fastgrad as fastgrad
+
+    spec = make_spec([6, 5, 4, 3], ["relu", "relu"])
+    x, t = make_batch(4, 6, 3, zeros=0.0)
+    # put a second-layer pre-activation of sample 1 within one step's reach of zero
+    a1 = np.maximum(x @ spec.weights[0] + spec.biases[0], 0.0)
+    a2 = a1 @ spec.weights[1] + spec.biases[1]
+    spec.biases[1][2] -= a2[1, 2] - 1e-6
+    W64, b64, x64, labels = fastgrad._prepare(spec, x, t)
+    fw = fastgrad._forward(spec, W64, b64, x64, labels)
+    gain = fastgrad._linear_gain(spec, W64, fw, 0, 1e-4)
+    assert gain is not None and gain.T.shape == (4, 3, 5)
+    assert gain.unsafe.tolist() == [False, True, False, False]
+    assert max_diff(mlp_numerical_gradient(spec, x, t), naive_gradient(spec, x, t)) <= 1e-8
+
+
+def test_a_sigmoid_above_takes_the_dense_path():
+    import scratchnet.fastgrad as fastgrad
+
+    spec = make_spec([6, 5, 4, 3], ["relu", "sigmoid"])
+    x, t = make_batch(4, 6, 3)
+    W64, b64, x64, labels = fastgrad._prepare(spec, x, t)
+    fw = fastgrad._forward(spec, W64, b64, x64, labels)
+    assert fastgrad._linear_gain(spec, W64, fw, 0, 1e-4) is None
+    assert fastgrad._linear_gain(spec, W64, fw, 1, 1e-4).T.shape == (3, 4)  # just below the logits
+
+
+def test_cached_input_structure_gives_the_same_arrays_and_the_same_gradient():
+    import scratchnet.fastgrad as fastgrad
+
+    cache = fastgrad._InputCache(limit=12)
+    x, t = make_batch(9, 8, 3, zeros=0.6)
+    x[2] = x[4]  # a repeated image
+    x[1, :3] = 0.25
+    for batch in (x, x[::-1], x):  # the second and third calls hit the cache
+        for a, b in zip(cache.distinct_inputs(batch), fastgrad._distinct_inputs(batch)):
+            assert a.dtype.kind == b.dtype.kind and np.array_equal(a, b)
+    changed = x.copy()
+    changed[3, changed[3] != 0] *= 2.0  # same non-zeros, other values: must not be taken for row 3
+    cache._rows = {k: v for k, v in cache._rows.items()}  # keep the entries, then forge a collision
+    key = next(k for k in cache._rows if k[1] == hash(x[3].tobytes()))
+    cache._rows[(8, hash(changed[3].tobytes()))] = cache._rows[key]
+    for a, b in zip(cache.distinct_inputs(changed), fastgrad._distinct_inputs(changed)):
+        assert np.array_equal(a, b)
+    assert len(cache._rows) <= 12
+    spec = make_spec([8, 5, 3], ["sigmoid"])
+    plain = mlp_numerical_gradient(spec, x, t)
+    assert max_diff(plain, mlp_numerical_gradient(spec, x, t, cache_inputs=True)) == 0.0
+    assert max_diff(plain, mlp_numerical_gradient(spec, x, t, cache_inputs=True)) == 0.0

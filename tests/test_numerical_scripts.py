@@ -53,3 +53,16 @@ def test_plot_accuracy_against_time(tmp_path, capsys):
 def test_plot_refuses_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(SystemExit, match=r"expected a run folder with history.json"):
         script("plot_accuracy_vs_time.py")["main"]([str(tmp_path)])
+
+
+def test_benchmark_times_steps_of_the_train_script(tmp_path, capsys):
+    from _real_mnist import real_mnist_env
+
+    with real_mnist_env(tmp_path):
+        assert script("bench_numerical_gradient.py")["main"](["--train-steps", "2", "--train-only"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(out) if line.startswith("steps"))
+    row = out[header + 2].split()  # 2, wall s, with loading s, step ms, gradient ms, 10 000 s, accuracy
+    assert row[0] == "2" and row[2::2][:5] == ["s", "s", "ms", "ms", "s"]
+    assert float(row[1]) > 0 and float(row[7]) > 0 and 0.0 <= float(row[-1]) <= 1.0
+    assert not any(line.startswith(("TwoLayerNet", "MultiLayerNet")) for line in out)
