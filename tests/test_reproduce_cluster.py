@@ -119,3 +119,13 @@ def test_the_cluster_listens_on_127_0_0_1_only(mnist_env):
         info = client.scheduler_info()
         addresses = [info["address"], *info["workers"], *(w["nanny"] for w in info["workers"].values())]
         assert len(addresses) == 3 and all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
+
+
+def test_the_hyperparameter_search_spreads_its_trials_with_the_serial_results(mnist_env, tmp_path: Path):
+    from scratchnet_book import ch06_hyperparameter_search as search
+
+    assert search.main(["--quick", "--no-figures", "--out", str(tmp_path / "serial")]) == 0
+    assert search.main(["--quick", "--no-figures", "--workers", "2", "--out", str(tmp_path / "dask")]) == 0
+    trials = (tmp_path / "serial" / "trials.csv").read_text()
+    assert len(trials.splitlines()) == 1 + search.QUICK_TRIALS
+    assert (tmp_path / "dask" / "trials.csv").read_text() == trials

@@ -104,3 +104,19 @@ def test_markdown_table_escapes_pipes_in_cells():
 
     table = REPRODUCE["markdown"]([Check("ch04_train", "max |dW|", "0", "1e-10", True, "1e-6")])
     assert table.splitlines()[-1] == "| ch04_train | max \\|dW\\| | 0 | 1e-10 | 1e-6 | yes |"
+
+
+def test_no_experiment_imports_another():
+    # Shared code lives in scratchnet_book.experiment/outputs/training; an experiment is a leaf.
+    import ast
+
+    shared = {"scratchnet_book.experiment", "scratchnet_book.outputs", "scratchnet_book.training"}
+    for path in sorted((SCRIPTS / "textbook").glob("ch*.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names)
+        ours = {m for m in imported if m.split(".")[0] in ("scratchnet_book", "textbook")}
+        assert ours and ours <= shared, (path.name, ours - shared)
