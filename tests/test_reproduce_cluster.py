@@ -65,11 +65,12 @@ class Transitions(distributed.diagnostics.plugin.SchedulerPlugin):
 
 
 def test_a_worker_killed_mid_task_has_its_task_rerun_and_the_table_is_the_same(serial, tmp_path: Path):
+    from scratchnet_book.runner import dask_client
+
     serial_summary, serial_out = serial
     transitions = Transitions()
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, worker_dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with dask_client(workers=2) as client:  # the LocalCluster --workers 2 makes
+        cluster = client.cluster
         cluster.scheduler.add_plugin(transitions)
         with ThreadPoolExecutor(1) as pool:
             run = pool.submit(quick_run, tmp_path / "out", "--scheduler", cluster.scheduler_address)
@@ -119,6 +120,7 @@ def test_the_cluster_listens_on_127_0_0_1_only(mnist_env):
         info = client.scheduler_info()
         addresses = [info["address"], *info["workers"], *(w["nanny"] for w in info["workers"].values())]
         assert len(addresses) == 3 and all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
+        assert client.cluster.scheduler.http_server.address == "127.0.0.1"  # its /health and dashboard
 
 
 def test_the_hyperparameter_search_spreads_its_trials_with_the_serial_results(mnist_env, tmp_path: Path):

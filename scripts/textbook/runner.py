@@ -92,7 +92,9 @@ def plan(names: Sequence[str], ctx_for: Callable[[str], Context]) -> list[Task]:
 def execute(task: Task, ctx: Context) -> dict:
     """Run ``task`` (on a worker) in a temporary folder; return its result or error, files and time."""
     with tempfile.TemporaryDirectory(prefix="scratchnet-task-") as tmp:
-        ctx = replace(ctx, out=Path(tmp))
+        out = Path(tmp) / task.experiment  # named as the experiment: its logs name ctx.out
+        out.mkdir()
+        ctx = replace(ctx, out=out)
         module = experiment(task.experiment)
         start = time.perf_counter()
         try:
@@ -101,7 +103,7 @@ def execute(task: Task, ctx: Context) -> dict:
         except Exception as e:
             return {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
         wall = time.perf_counter() - start
-        files = {str(p.relative_to(tmp)): p.read_bytes() for p in sorted(Path(tmp).rglob("*"))
+        files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
                  if p.is_file() and not p.name.startswith(".")}
     return {"result": result, "files": files, "wall_s": wall}
 
@@ -114,14 +116,20 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     Raises :class:`ClusterUnavailable` without Dask distributed.
     """
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:
         raise ClusterUnavailable(INSTALL_HINT) from None
     with contextlib.ExitStack() as stack:
         if scheduler is None:
+            # Dask's nannies set MALLOC_TRIM_THRESHOLD_ in their workers, which pins glibc's mmap
+            # threshold: every array over 128 KiB is then mapped and unmapped, and training here ran
+            # 1.5 to 4 times slower (docs/reproduction.md). Leave glibc's default.
+            unset = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+            stack.enter_context(dask.config.set(unset))
             cluster = stack.enter_context(LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, worker_dashboard_address=None))
+                dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0"))
             client = stack.enter_context(Client(cluster))
         else:
             client = stack.enter_context(Client(scheduler))
