@@ -153,7 +153,10 @@ def run_on_cluster(names: Sequence[str], ctx_for: Callable[[str], Context], clie
     with tqdm(total=len(tasks), desc="tasks", unit="task", file=sys.stderr, disable=not progress) as bar:
         for future in as_completed(futures):
             task = futures[future]
-            done[task] = future.result()
+            try:
+                done[task] = future.result()
+            except Exception as e:  # e.g. KilledWorker: its workers kept dying; the others' results stand
+                done[task] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
             ctx = contexts[task.experiment]
             for rel, data in done[task].pop("files", {}).items():
                 write_bytes(ctx.out / rel, data)
@@ -170,8 +173,13 @@ def run_on_cluster(names: Sequence[str], ctx_for: Callable[[str], Context], clie
         if mine[0].key is None:
             report = done[mine[0]]["result"]
         else:
-            with blas_threads(ctx.blas_threads):
-                report = experiment(name).summarize(ctx, {t.key: done[t]["result"] for t in mine})
+            try:
+                with blas_threads(ctx.blas_threads):
+                    report = experiment(name).summarize(ctx, {t.key: done[t]["result"] for t in mine})
+            except Exception as e:
+                traceback.print_exc()
+                yield crashed(name, f"{type(e).__name__}: {e}")
+                continue
         report.wall_s = round(wall, 2)
         yield finish(report, ctx)
 
