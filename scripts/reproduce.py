@@ -3,11 +3,15 @@
     python scripts/reproduce.py                  # everything, trained numbers on seeds 0 1 2
     python scripts/reproduce.py --quick          # reduced versions for CI (about a minute)
     python scripts/reproduce.py --only ch04 ch06_dropout --seeds 3 4 5
+    python scripts/reproduce.py --workers 2      # on a Dask LocalCluster of 2 worker processes
+    python scripts/reproduce.py --scheduler tcp://HOST:8786   # on an existing Dask cluster
 
-Each experiment is a script in scripts/textbook/ (runnable alone); this runs them one after the
-other and prints one table: experiment, quantity, the book's number, ours, the tolerance and
-whether ours is within it. Each experiment's numbers (CSV/JSON) and figure (PNG, with matplotlib)
-go to ``--out``/<experiment>/, and the table to ``--out``/summary.md and summary.json.
+Each experiment is a script in scripts/textbook/ (runnable alone, and the module
+``scratchnet_book.<name>``); this runs them one after the other, or as tasks (one per experiment and
+seed) on Dask workers with the same results, and prints one table: experiment, quantity, the book's
+number, ours, the tolerance and whether ours is within it. Each experiment's numbers (CSV/JSON) and
+figure (PNG, with matplotlib) go to ``--out``/<experiment>/, and the table to ``--out``/summary.md
+and summary.json.
 
 Exit status: 0 when every check holds, 1 when any is outside its tolerance or an experiment failed,
 2 for bad flags.
@@ -16,47 +20,16 @@ Exit status: 0 when every check holds, 1 when any is outside its tolerance or an
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from textbook._common import (
-    DEFAULT_ROOT,
-    Check,
-    Context,
-    add_run_flags,
-    has_matplotlib,
-    print_checks,
-    run_timed,
-    seeds_for,
-    write_json,
-    write_text,
-)
-
-#: The experiments in the book's order (modules of the package ``textbook`` = scripts/textbook/).
-EXPERIMENTS = (
-    "ch03_forward",
-    "ch03_mnist_inference",
-    "ch04_loss_functions",
-    "ch04_numerical_diff",
-    "ch04_gradient_descent",
-    "ch04_simplenet",
-    "ch04_train",
-    "ch05_gradient_check",
-    "ch05_train_relu",
-    "ch06_optimizer_paths",
-    "ch06_optimizer_mnist",
-    "ch06_weight_init",
-    "ch06_activation_histograms",
-    "ch06_batchnorm",
-    "ch06_overfit_weight_decay",
-    "ch06_dropout",
-    "ch06_hyperparameter_search",
-)
+from scratchnet_book import EXPERIMENTS
+from scratchnet_book.experiment import DEFAULT_ROOT, Check, Context, add_run_flags, print_checks, seeds_for
+from scratchnet_book.outputs import has_matplotlib, write_json, write_text
+from scratchnet_book.runner import ClusterUnavailable, run_experiments
 
 
 def select(only: Sequence[str] | None) -> list[str]:
@@ -96,28 +69,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = args.out or (DEFAULT_ROOT.with_name(DEFAULT_ROOT.name + "-quick") if args.quick else DEFAULT_ROOT)
     seeds = seeds_for(args)
     mode = "quick" if args.quick else "full"
-    print(f"{mode} run of {len(names)} experiments, seeds {' '.join(map(str, seeds))}, into {root}",
+    where = (f" on {args.workers} Dask workers" if args.workers else
+             f" on the Dask cluster at {args.scheduler}" if args.scheduler else "")
+    print(f"{mode} run of {len(names)} experiments{where}, seeds {' '.join(map(str, seeds))}, into {root}",
           file=sys.stderr, flush=True)
 
-    checks: list[Check] = []
-    timings: dict[str, float] = {}
+    def ctx_for(name: str) -> Context:
+        return Context(out=root / name, quick=args.quick, seeds=seeds, progress=args.progress,
+                       blas_threads=args.blas_threads or None, figures=args.figures)
+
     start = time.perf_counter()
-    for name in names:
-        module = importlib.import_module(f"textbook.{name}")
-        ctx = Context(out=root / name, quick=args.quick, seeds=seeds, progress=args.progress,
-                      blas_threads=args.blas_threads or None, figures=args.figures)
-        print(f"== {name}", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        try:
-            report = run_timed(module.run, ctx)
-        except Exception as e:  # one broken experiment must not hide the others' results
-            traceback.print_exc()
-            checks.append(Check(name, "runs to the end", "-", f"{type(e).__name__}: {e}", False))
-        else:
-            checks.extend(report.checks)
-        timings[name] = round(time.perf_counter() - t0, 1)
-        print(f"   {name}: {timings[name]:.1f} s", file=sys.stderr, flush=True)
+    try:
+        reports = run_experiments(names, ctx_for, args.workers, args.scheduler)
+    except ClusterUnavailable as e:
+        print(f"{p.prog}: {e}", file=sys.stderr)
+        return 2
     total = time.perf_counter() - start
+    checks = [c for r in reports for c in r.checks]
+    timings = {r.name: round(r.wall_s, 1) for r in reports}
 
     failed = [c for c in checks if not c.ok]
     print_checks(checks)

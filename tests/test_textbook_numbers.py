@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textbook import (
-    _common,
+
+from scratchnet import gradient_descent, numerical_diff, numerical_gradient, softmax
+from scratchnet_book import (
     ch03_forward,
     ch04_gradient_descent,
     ch04_numerical_diff,
@@ -13,8 +14,7 @@ from textbook import (
     ch06_activation_histograms,
     ch06_optimizer_paths,
 )
-
-from scratchnet import gradient_descent, numerical_diff, numerical_gradient, softmax
+from scratchnet_book.experiment import Context, Report, run_timed
 
 
 def test_ch03_forward_pass_gives_the_books_output():
@@ -63,7 +63,7 @@ def test_ch04_simplenet_prediction_and_gradient():
                                     ch06_optimizer_paths, ch06_activation_histograms])
 def test_deterministic_experiments_pass_every_check(module, tmp_path: Path):
     # Figures are drawn in test_textbook_reproduce; here they would only cost seconds.
-    report = _common.run_timed(module.run, _common.Context(out=tmp_path, quick=True, figures=False))
+    report = run_timed(module.run, Context(out=tmp_path, quick=True, figures=False))
     assert report.checks and report.ok, [c for c in report.checks if not c.ok]
     assert (tmp_path / "checks.json").is_file()
 
@@ -74,13 +74,13 @@ def test_deterministic_experiments_pass_every_check(module, tmp_path: Path):
     ("6.", 6.4, True), ("6.", 6.6, False),
 ])
 def test_check_printed_holds_to_half_a_unit_of_the_last_digit(printed, value, ok):
-    report = _common.Report("x")
+    report = Report("x")
     assert report.check_printed("q", printed, value) is ok
     assert report.checks[0].ok is ok
 
 
 def test_check_seeds_needs_every_seed_inside():
-    report = _common.Report("x")
+    report = Report("x")
     assert report.check_seeds("acc", 0.945, [0.944, 0.946], 0.94, 0.95, "")
     assert not report.check_seeds("acc", 0.945, [0.944, 0.951], 0.94, 0.95, "")
     assert report.checks[1].ours == "0.9475 [0.9440, 0.9510] n=2"

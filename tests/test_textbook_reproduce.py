@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from _real_mnist import real_mnist_env
-from textbook import ch03_forward, ch04_simplenet
+
+from scratchnet_book import ch03_forward, ch04_simplenet
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
@@ -21,7 +22,7 @@ def test_every_experiment_script_is_listed_and_has_the_interface():
     files = sorted(p.stem for p in (SCRIPTS / "textbook").glob("ch*.py"))
     assert files == sorted(REPRODUCE["EXPERIMENTS"])
     for name in files:
-        module = importlib.import_module(f"textbook.{name}")
+        module = importlib.import_module(f"scratchnet_book.{name}")
         assert module.NAME == name
         assert callable(module.run) and callable(module.main)
 
@@ -91,7 +92,7 @@ def test_without_matplotlib_a_script_succeeds_and_says_how_to_get_figures(
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
-    from textbook import ch04_gradient_descent
+    from scratchnet_book import ch04_gradient_descent
 
     assert ch04_gradient_descent.main(["--out", str(tmp_path)]) == 0
     assert "pip install -e '.[plot]'" in capsys.readouterr().out
@@ -99,7 +100,23 @@ def test_without_matplotlib_a_script_succeeds_and_says_how_to_get_figures(
 
 
 def test_markdown_table_escapes_pipes_in_cells():
-    from textbook._common import Check
+    from scratchnet_book.experiment import Check
 
     table = REPRODUCE["markdown"]([Check("ch04_train", "max |dW|", "0", "1e-10", True, "1e-6")])
     assert table.splitlines()[-1] == "| ch04_train | max \\|dW\\| | 0 | 1e-10 | 1e-6 | yes |"
+
+
+def test_no_experiment_imports_another():
+    # Shared code lives in scratchnet_book.experiment/outputs/training; an experiment is a leaf.
+    import ast
+
+    shared = {"scratchnet_book.experiment", "scratchnet_book.outputs", "scratchnet_book.training"}
+    for path in sorted((SCRIPTS / "textbook").glob("ch*.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names)
+        ours = {m for m in imported if m.split(".")[0] in ("scratchnet_book", "textbook")}
+        assert ours and ours <= shared, (path.name, ours - shared)

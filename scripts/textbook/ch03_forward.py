@@ -13,7 +13,8 @@ import sys
 import numpy as np
 
 from scratchnet import identity_function, relu, sigmoid, softmax, step_function
-from textbook._common import Context, Report, make_main, write_json
+from scratchnet_book.experiment import Context, Report, make_main
+from scratchnet_book.outputs import write_json
 
 NAME = "ch03_forward"
 

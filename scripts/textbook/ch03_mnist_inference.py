@@ -16,7 +16,9 @@ import sys
 import numpy as np
 
 from scratchnet import MultiLayerNet
-from textbook._common import TOLERANCES, Context, Report, load_mnist_arrays, make_main, train, write_json
+from scratchnet_book.experiment import TOLERANCES, Context, Report, make_main
+from scratchnet_book.outputs import write_json
+from scratchnet_book.training import load_mnist_arrays, train
 
 NAME = "ch03_mnist_inference"
 BOOK_ACCURACY = 0.9352

@@ -13,7 +13,9 @@ import sys
 import numpy as np
 
 from scratchnet import cross_entropy_error, mean_squared_error
-from textbook._common import Context, Report, load_mnist_arrays, write_json
+from scratchnet_book.experiment import Context, Report
+from scratchnet_book.outputs import write_json
+from scratchnet_book.training import load_mnist_arrays
 
 NAME = "ch04_loss_functions"
 BOOK = {"mse_y1": 0.09750000000000003, "mse_y2": 0.5975,

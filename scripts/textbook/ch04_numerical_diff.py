@@ -14,7 +14,8 @@ import sys
 import numpy as np
 
 from scratchnet import numerical_diff, numerical_gradient
-from textbook._common import Context, Report, make_main, write_csv, write_json
+from scratchnet_book.experiment import Context, Report, make_main
+from scratchnet_book.outputs import write_csv, write_json
 
 NAME = "ch04_numerical_diff"
 

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 
 from scratchnet import cross_entropy_error, numerical_gradient, rel_error, softmax
-from textbook._common import Context, Report, make_main, write_json
+from scratchnet_book.experiment import Context, Report, make_main
+from scratchnet_book.outputs import write_json
 
 NAME = "ch04_simplenet"
 

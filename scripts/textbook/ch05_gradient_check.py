@@ -12,7 +12,9 @@ from __future__ import annotations
 import sys
 
 from scratchnet import TwoLayerNet, gradient_check
-from textbook._common import TOLERANCES, Context, Report, load_mnist_arrays, make_main, write_csv
+from scratchnet_book.experiment import TOLERANCES, Context, Report, make_main
+from scratchnet_book.outputs import write_csv
+from scratchnet_book.training import load_mnist_arrays
 
 NAME = "ch05_gradient_check"
 #: The book's printed mean absolute differences.

@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 from scratchnet import relu, sigmoid
-from textbook._common import Context, Report, make_main, write_csv, write_json
+from scratchnet_book.experiment import Context, Report, make_main
+from scratchnet_book.outputs import write_csv, write_json
 
 NAME = "ch06_activation_histograms"
 N_SAMPLES, N_UNITS, N_LAYERS = 1000, 100, 5

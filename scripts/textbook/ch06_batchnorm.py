@@ -18,7 +18,9 @@ import sys
 import numpy as np
 
 from scratchnet import MultiLayerNet
-from textbook._common import Context, Report, load_mnist_arrays, make_main, train, write_csv
+from scratchnet_book.experiment import Context, Report, make_main, make_run, seed_tasks
+from scratchnet_book.outputs import write_csv
+from scratchnet_book.training import load_mnist_arrays, train
 
 NAME = "ch06_batchnorm"
 TRAIN_SIZE, BATCH_SIZE, EPOCHS, QUICK_EPOCHS = 1000, 100, 20, 5
@@ -27,37 +29,43 @@ SCALES, QUICK_SCALES = np.logspace(0, -4, num=16), np.logspace(0, -4, num=4)
 MAJORITY = 0.75
 
 
-def run(ctx: Context) -> Report:
-    report = Report(NAME)
+def task(ctx: Context, seed: int) -> dict:
+    """Every scale with and without batch norm on ``seed``: the training-accuracy curves, the wins."""
     x_train, t_train, x_test, t_test = load_mnist_arrays()
     data = (x_train[:TRAIN_SIZE], t_train[:TRAIN_SIZE], x_test[:TRAIN_SIZE], t_test[:TRAIN_SIZE])
     scales = QUICK_SCALES if ctx.quick else SCALES
     epochs = QUICK_EPOCHS if ctx.quick else EPOCHS
-    curves: dict[tuple[int, float, bool], list[float]] = {}
-    wins_by_seed = []
+    curves: dict[tuple[float, bool], list[float]] = {}
     diverged: list[tuple[int, float, bool, int]] = []
-    for seed in ctx.seeds:
-        wins = 0
-        for scale in scales:
-            for use_bn in (True, False):
-                net = MultiLayerNet(784, [100] * 5, 10, activation="relu", weight_init_std=float(scale),
-                                    use_batchnorm=use_bn, seed=seed, dtype=np.float32)
-                with np.errstate(over="ignore", invalid="ignore"):  # the overflow is the expected outcome
-                    result = train(ctx, net, data, optimizer="sgd", optimizer_params={"lr": 0.01},
-                                   batch_size=BATCH_SIZE, epochs=epochs, seed=seed, allow_divergence=True)
-                curve = [e["train_acc"] for e in result.history["eval"]]
-                if result.status == "diverged":
-                    # It stopped learning where its loss overflowed: keep what it had reached.
-                    ctx.log(f"{NAME}: seed {seed}, scale {scale:.2g}, batch norm {use_bn}: diverged at step "
-                            f"{result.step}")
-                    diverged.append((seed, float(scale), use_bn, result.step))
-                    curve += curve[-1:] * (epochs + 1 - len(curve))
-                curves[seed, float(scale), use_bn] = curve
-            area_bn = np.mean(curves[seed, float(scale), True][1:])
-            area_plain = np.mean(curves[seed, float(scale), False][1:])
-            wins += area_bn > area_plain
-        ctx.log(f"{NAME}: seed {seed}: batch norm ahead at {wins} of {len(scales)} scales")
-        wins_by_seed.append(wins)
+    wins = 0
+    for scale in scales:
+        for use_bn in (True, False):
+            net = MultiLayerNet(784, [100] * 5, 10, activation="relu", weight_init_std=float(scale),
+                                use_batchnorm=use_bn, seed=seed, dtype=np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # the overflow is the expected outcome
+                result = train(ctx, net, data, optimizer="sgd", optimizer_params={"lr": 0.01},
+                               batch_size=BATCH_SIZE, epochs=epochs, seed=seed, allow_divergence=True)
+            curve = [e["train_acc"] for e in result.history["eval"]]
+            if result.status == "diverged":
+                # It stopped learning where its loss overflowed: keep what it had reached.
+                ctx.log(f"{NAME}: seed {seed}, scale {scale:.2g}, batch norm {use_bn}: diverged at step "
+                        f"{result.step}")
+                diverged.append((seed, float(scale), use_bn, result.step))
+                curve += curve[-1:] * (epochs + 1 - len(curve))
+            curves[float(scale), use_bn] = curve
+        wins += np.mean(curves[float(scale), True][1:]) > np.mean(curves[float(scale), False][1:])
+    ctx.log(f"{NAME}: seed {seed}: batch norm ahead at {wins} of {len(scales)} scales")
+    return {"curves": curves, "wins": int(wins), "diverged": diverged}
+
+
+def summarize(ctx: Context, results: dict[int, dict]) -> Report:
+    report = Report(NAME)
+    scales = QUICK_SCALES if ctx.quick else SCALES
+    epochs = QUICK_EPOCHS if ctx.quick else EPOCHS
+    curves = {(seed, scale, bn): curve for seed in ctx.seeds
+              for (scale, bn), curve in results[seed]["curves"].items()}
+    wins_by_seed = [results[seed]["wins"] for seed in ctx.seeds]
+    diverged = [d for seed in ctx.seeds for d in results[seed]["diverged"]]
     report.numbers["scales where batch norm learns faster, by seed"] = {
         str(s): f"{w}/{len(scales)}" for s, w in zip(ctx.seeds, wins_by_seed)}
     report.numbers["diverged runs (seed, scale, batch norm, step)"] = diverged
@@ -83,6 +91,9 @@ def run(ctx: Context) -> Report:
     report.add_file(ctx.figure("batchnorm.png", draw, figsize=(10, 9 if not ctx.quick else 3)))
     return report
 
+
+tasks = seed_tasks
+run = make_run(tasks, task, summarize)
 
 main = make_main(run, NAME, __doc__)
 

@@ -20,33 +20,36 @@ import sys
 import numpy as np
 
 from scratchnet import Dropout, MultiLayerNet
-from textbook._common import Context, Report, make_main, train
-from textbook.ch06_overfit_weight_decay import BATCH_SIZE, accuracy_figure, small_data
+from scratchnet_book.experiment import Context, Report, make_main, make_run, seed_tasks
+from scratchnet_book.training import OVERFIT_BATCH_SIZE, accuracy_figure, small_data, train
 
 NAME = "ch06_dropout"
 EPOCHS, QUICK_EPOCHS = 301, 100
 DROPOUT_RATIO = 0.2
 
 
-def run(ctx: Context) -> Report:
-    report = Report(NAME)
+def task(ctx: Context, seed: int) -> dict[bool, dict]:
+    """Both networks, without and with dropout, on ``seed``: final accuracies and histories."""
     data = small_data(ctx.quick)
     epochs = QUICK_EPOCHS if ctx.quick else EPOCHS
-    final: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
-    histories = {}
-    for seed in ctx.seeds:
-        for use_dropout in (False, True):
-            ctx.log(f"{NAME}: dropout {use_dropout}, seed {seed}, {epochs} epochs")
-            net = MultiLayerNet(784, [100] * 6, 10, activation="relu", weight_init_std="he",
-                                use_dropout=use_dropout, dropout_ratio=DROPOUT_RATIO, seed=seed,
-                                dtype=np.float32)
-            for layer in net.layers:
-                if isinstance(layer, Dropout):
-                    layer.inverted = False  # the book's form
-            result = train(ctx, net, data, f"dropout{int(use_dropout)}_seed{seed}", optimizer="sgd",
-                           optimizer_params={"lr": 0.01}, batch_size=BATCH_SIZE, epochs=epochs, seed=seed)
-            final[use_dropout].append((result.train_acc, result.test_acc))
-            histories[seed, use_dropout] = result.history
+    out = {}
+    for use_dropout in (False, True):
+        ctx.log(f"{NAME}: dropout {use_dropout}, seed {seed}, {epochs} epochs")
+        net = MultiLayerNet(784, [100] * 6, 10, activation="relu", weight_init_std="he",
+                            use_dropout=use_dropout, dropout_ratio=DROPOUT_RATIO, seed=seed,
+                            dtype=np.float32)
+        for layer in net.layers:
+            if isinstance(layer, Dropout):
+                layer.inverted = False  # the book's form
+        result = train(ctx, net, data, f"dropout{int(use_dropout)}_seed{seed}", optimizer="sgd",
+                       optimizer_params={"lr": 0.01}, batch_size=OVERFIT_BATCH_SIZE, epochs=epochs, seed=seed)
+        out[use_dropout] = {"accs": (result.train_acc, result.test_acc), "history": result.history}
+    return out
+
+
+def summarize(ctx: Context, results: dict[int, dict[bool, dict]]) -> Report:
+    report = Report(NAME)
+    final = {k: [results[seed][k]["accs"] for seed in ctx.seeds] for k in (False, True)}
     report.numbers["(train_acc, test_acc) without / with dropout, per seed"] = {
         "without": final[False], "with": final[True]}
     gaps = {k: [tr - te for tr, te in v] for k, v in final.items()}
@@ -54,10 +57,14 @@ def run(ctx: Context) -> Report:
                  " / ".join(f"{a:.3f} -> {b:.3f}" for a, b in zip(gaps[False], gaps[True])),
                  all(b < a for a, b in zip(gaps[False], gaps[True])), "every seed")
 
+    first = results[ctx.seeds[0]]
     report.add_file(accuracy_figure(ctx, "dropout.png", {
-        "no dropout": histories[ctx.seeds[0], False],
-        f"dropout ratio {DROPOUT_RATIO}": histories[ctx.seeds[0], True]}))
+        "no dropout": first[False]["history"], f"dropout ratio {DROPOUT_RATIO}": first[True]["history"]}))
     return report
+
+
+tasks = seed_tasks
+run = make_run(tasks, task, summarize)
 
 
 main = make_main(run, NAME, __doc__)

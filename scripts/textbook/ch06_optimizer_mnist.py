@@ -14,20 +14,17 @@ book. The networks are float32 (four times faster here; the losses do not depend
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from scratchnet import MultiLayerNet
-from textbook._common import (
-    TOLERANCES,
-    Context,
-    Report,
-    load_mnist_arrays,
-    make_main,
+from scratchnet_book.experiment import TOLERANCES, Context, Report, make_main, make_run, seed_tasks
+from scratchnet_book.training import (
+    COMPARE_ITERS,
+    COMPARE_QUICK_ITERS,
+    loss_figure,
     mean_last,
-    train,
-    write_csv,
+    train_variants,
+    write_losses,
 )
 
 NAME = "ch06_optimizer_mnist"
@@ -38,59 +35,19 @@ OPTIMIZERS = {
     "AdaGrad": ({"lr": 0.01}, 0.030),
     "Adam": ({"lr": 0.001}, 0.032),
 }
-ITERS, QUICK_ITERS, BATCH_SIZE = 2000, 300, 128
 #: SGD counts as clearly the worst when its loss is at least this many times the next worst.
 CLEARLY_WORST = 1.5
+VARIANTS = {name: {"weight_init_std": "he", "optimizer": name.lower(), "optimizer_params": params}
+            for name, (params, _) in OPTIMIZERS.items()}
 
 
-def train_variants(ctx: Context, variants: dict[str, dict], iters: int) -> dict[str, dict[int, list[float]]]:
-    """Train the book's 784-[100x4]-10 ReLU network once per variant and seed; return the losses.
-
-    ``variants`` maps a label to ``weight_init_std``, ``optimizer`` and ``optimizer_params``. Every
-    variant of a seed starts from its own network drawn with that seed and sees the same batches.
-    The losses of every step go to losses.csv in ``ctx.out``.
-    """
-    data = load_mnist_arrays()
-    losses: dict[str, dict[int, list[float]]] = {label: {} for label in variants}
-    for seed in ctx.seeds:
-        for label, v in variants.items():
-            ctx.log(f"{ctx.out.name}: {label}, seed {seed}, {iters} steps")
-            net = MultiLayerNet(784, [100] * 4, 10, activation="relu", weight_init_std=v["weight_init_std"],
-                                seed=seed, dtype=np.float32)
-            result = train(ctx, net, data, optimizer=v["optimizer"], optimizer_params=v["optimizer_params"],
-                           batch_size=BATCH_SIZE, iters=iters, seed=seed)
-            losses[label][seed] = result.history["loss"]
-    rows = [(seed, step, *(losses[label][seed][step - 1] for label in variants))
-            for seed in ctx.seeds for step in range(1, iters + 1)]
-    write_csv(ctx.out / "losses.csv", ["seed", "step", *variants], rows)
-    return losses
+def task(ctx: Context, seed: int) -> dict[str, list[float]]:
+    return train_variants(ctx, VARIANTS, COMPARE_QUICK_ITERS if ctx.quick else COMPARE_ITERS, seed)
 
 
-def loss_figure(ctx: Context, name: str, losses: dict[str, dict[int, list[float]]], title: str,
-                ylim: float) -> Path | None:
-    """The first seed's loss curves, a moving mean of 50 steps, one line per variant."""
-    def draw(fig):
-        ax = fig.subplots()
-        seed = ctx.seeds[0]
-        for label, by_seed in losses.items():
-            loss = np.asarray(by_seed[seed])
-            window = min(50, len(loss))
-            ax.plot(np.arange(window, len(loss) + 1), np.convolve(loss, np.ones(window) / window, "valid"),
-                    label=label)
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss (moving mean of 50 steps)")
-        ax.set_ylim(0, ylim)
-        ax.set_title(f"{title}, seed {seed}")
-        ax.legend()
-    return ctx.figure(name, draw)
-
-
-def run(ctx: Context) -> Report:
+def summarize(ctx: Context, results: dict[int, dict[str, list[float]]]) -> Report:
     report = Report(NAME)
-    iters = QUICK_ITERS if ctx.quick else ITERS
-    variants = {name: {"weight_init_std": "he", "optimizer": name.lower(), "optimizer_params": params}
-                for name, (params, _) in OPTIMIZERS.items()}
-    losses = train_variants(ctx, variants, iters)
+    losses = {name: {seed: results[seed][name] for seed in ctx.seeds} for name in OPTIMIZERS}
     means = {name: [mean_last(losses[name][s]) for s in ctx.seeds] for name in OPTIMIZERS}
     report.numbers["mean of the last 100 losses by seed"] = {
         name: [round(m, 4) for m in values] for name, values in means.items()}
@@ -104,10 +61,14 @@ def run(ctx: Context) -> Report:
             book = OPTIMIZERS[name][1]
             report.check_seeds(f"{name} mean of last 100 losses", book, means[name], book / k, book * k,
                                f"x{k:g} every seed")
-    report.add_file(ctx.out / "losses.csv")
+    report.add_file(write_losses(ctx.out / "losses.csv", losses))
     report.add_file(loss_figure(ctx, "optimizer_mnist.png", losses,
                                 "optimisers on MNIST, 784-[100x4]-10 ReLU", 1.0))
     return report
+
+
+tasks = seed_tasks
+run = make_run(tasks, task, summarize)
 
 
 main = make_main(run, NAME, __doc__)

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 
 from scratchnet import get_optimizer
-from textbook._common import Context, Report, make_main, write_csv, write_json
+from scratchnet_book.experiment import Context, Report, make_main
+from scratchnet_book.outputs import write_csv, write_json
 
 NAME = "ch06_optimizer_paths"
 START = (-7.0, 2.0)

@@ -15,8 +15,15 @@ import sys
 
 import numpy as np
 
-from textbook._common import TOLERANCES, Context, Report, make_main, mean_last
-from textbook.ch06_optimizer_mnist import ITERS, QUICK_ITERS, loss_figure, train_variants
+from scratchnet_book.experiment import TOLERANCES, Context, Report, make_main, make_run, seed_tasks
+from scratchnet_book.training import (
+    COMPARE_ITERS,
+    COMPARE_QUICK_ITERS,
+    loss_figure,
+    mean_last,
+    train_variants,
+    write_losses,
+)
 
 NAME = "ch06_weight_init"
 #: label -> (weight_init_std, the book's mean of the last 100 losses)
@@ -24,12 +31,17 @@ INITS = {"std=0.01": (0.01, 2.30), "Xavier": ("xavier", 0.30), "He": ("he", 0.20
 STUCK_TOL = 0.02
 
 
-def run(ctx: Context) -> Report:
+VARIANTS = {label: {"weight_init_std": std, "optimizer": "sgd", "optimizer_params": {"lr": 0.01}}
+            for label, (std, _) in INITS.items()}
+
+
+def task(ctx: Context, seed: int) -> dict[str, list[float]]:
+    return train_variants(ctx, VARIANTS, COMPARE_QUICK_ITERS if ctx.quick else COMPARE_ITERS, seed)
+
+
+def summarize(ctx: Context, results: dict[int, dict[str, list[float]]]) -> Report:
     report = Report(NAME)
-    iters = QUICK_ITERS if ctx.quick else ITERS
-    variants = {label: {"weight_init_std": std, "optimizer": "sgd", "optimizer_params": {"lr": 0.01}}
-                for label, (std, _) in INITS.items()}
-    losses = train_variants(ctx, variants, iters)
+    losses = {label: {seed: results[seed][label] for seed in ctx.seeds} for label in INITS}
     means = {label: [mean_last(losses[label][s]) for s in ctx.seeds] for label in INITS}
     report.numbers["mean of the last 100 losses by seed"] = {
         k: [round(m, 4) for m in v] for k, v in means.items()}
@@ -45,10 +57,14 @@ def run(ctx: Context) -> Report:
             book = INITS[label][1]
             report.check_seeds(f"{label} mean of last 100 losses", book, means[label], book / k, book * k,
                                f"x{k:g} every seed")
-    report.add_file(ctx.out / "losses.csv")
+    report.add_file(write_losses(ctx.out / "losses.csv", losses))
     report.add_file(loss_figure(ctx, "weight_init.png", losses,
                                 "weight initialisation, 784-[100x4]-10 ReLU, SGD lr 0.01", 2.5))
     return report
+
+
+tasks = seed_tasks
+run = make_run(tasks, task, summarize)
 
 
 main = make_main(run, NAME, __doc__)

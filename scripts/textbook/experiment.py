@@ -1,23 +1,23 @@
-"""What every textbook experiment shares: flags, the output folder, checks against the book, files, figures.
+"""What every textbook experiment shares: flags, the output folder, checks against the book, tasks.
 
 An experiment module defines ``NAME``, ``run(ctx) -> Report`` and ``main = make_main(run, NAME, __doc__)``.
 ``run`` computes, saves its data (CSV/JSON) and figure (PNG) into ``ctx.out`` and returns a
 :class:`Report` whose :class:`Check` rows compare the book's numbers with ours; ``main`` prints them and
 exits 1 if any is outside its tolerance. ``scripts/reproduce.py`` calls ``run`` of every experiment.
+
+An experiment made of independent runs (one per seed, one per trial) also defines ``tasks(ctx)`` (their
+keys), ``task(ctx, key)`` (one run, returning plain data) and ``summarize(ctx, results)`` (the report
+from ``{key: result}``); then ``run = make_run(tasks, task, summarize)``, and
+:mod:`scratchnet_book.runner` can hand the tasks to Dask workers with the same results.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import math
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +26,12 @@ import numpy as np
 
 from scratchnet.trainer import PLOT_HINT
 from scratchnet.util import blas_threads, format_table
+from scratchnet_book.outputs import figure, has_matplotlib, write_json
 
 #: The default root of every experiment's output folder.
 DEFAULT_ROOT = Path("runs") / "textbook"
 #: Seeds of trained experiments: the full run checks every tolerance on each of them.
 DEFAULT_SEEDS = (0, 1, 2)
-#: Quick mode measures accuracies on this many random train and test images, not on all.
-QUICK_EVAL_SUBSET = 2000
 
 #: The tolerance table. Printed numbers of deterministic computations must match to the digits the
 #: book prints; trained numbers must hold on every seed, not on one lucky one.
@@ -161,83 +160,6 @@ class Context:
         return plot_history(history, self.out / name) if self.figures else None
 
 
-# ------------------------------------------------------------------------------ files
-def _atomic(path: Path, write: Callable[[Any], None], binary: bool) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        text = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with os.fdopen(fd, "wb" if binary else "w", **text) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_json(path: Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON (NumPy scalars and arrays as plain values), atomically."""
-    def default(o):
-        if isinstance(o, (np.generic, np.ndarray)):
-            return o.tolist()
-        raise TypeError(f"cannot store {type(o).__name__} in JSON")
-    return _atomic(path, lambda f: json.dump(obj, f, indent=1, default=default), binary=False)
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` (UTF-8), atomically."""
-    return _atomic(path, lambda f: f.write(text), binary=False)
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    """Write a CSV with a header row, atomically."""
-    def write(f: io.TextIOBase) -> None:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    return _atomic(path, write, binary=False)
-
-
-def figure(path: Path, draw: Callable[[Any], None], figsize=(8, 5)) -> Path | None:
-    """Draw with ``draw(fig)`` on a matplotlib Agg figure and save it as PNG; None without matplotlib.
-
-    Uses the Figure/Agg canvas directly: no pyplot, no window, no global backend change.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    draw(fig)
-    return _atomic(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
-
-
-def has_matplotlib() -> bool:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-# ------------------------------------------------------------------------------ data
-def load_mnist_arrays(**kwargs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``x_train, t_train, x_test, t_test`` from ``dataset.mnist.load_mnist`` (normalised, flat, labels)."""
-    from dataset.mnist import load_mnist
-
-    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=True, one_hot_label=False,
-                                                      **kwargs)
-    return x_train, t_train, x_test, t_test
-
-
-def mean_last(losses: Sequence[float], n: int = 100) -> float:
-    """The mean of the last ``n`` losses (the book's measure in chapter 6)."""
-    return float(np.mean(np.asarray(losses, dtype=np.float64)[-n:]))
-
-
 # ------------------------------------------------------------------------------ output
 def print_checks(checks: Sequence[Check], file=None) -> None:
     """A table: experiment, quantity, the book's number, ours, tolerance, within it or not."""
@@ -266,8 +188,25 @@ def run_timed(run: Callable[[Context], Report], ctx: Context) -> Report:
     return finish(report, ctx)
 
 
+def make_run(tasks: Callable[[Context], Sequence[Hashable]], task: Callable[[Context, Hashable], Any],
+             summarize: Callable[[Context, dict], Report]) -> Callable[[Context], Report]:
+    """``run(ctx)`` of an experiment made of independent tasks: each task in turn, then the summary.
+
+    ``scratchnet_book.runner`` calls the same ``task`` on Dask workers, so both give the same numbers.
+    """
+    def run(ctx: Context) -> Report:
+        return summarize(ctx, {key: task(ctx, key) for key in tasks(ctx)})
+    return run
+
+
+def seed_tasks(ctx: Context) -> list[int]:
+    """One task per seed: ``tasks`` of the experiments that train once per seed."""
+    return list(ctx.seeds)
+
+
 def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """--quick, --seeds, --progress, --no-figures, --blas-threads: for each experiment and reproduce.py."""
+    """--quick, --seeds, --progress, --no-figures, --blas-threads, --workers, --scheduler: for each
+    experiment and reproduce.py."""
     p.add_argument("--quick", action="store_true", help="a reduced version (seconds, for CI)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help=f"seeds of trained experiments (default {' '.join(map(str, DEFAULT_SEEDS))}; "
@@ -277,6 +216,19 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads (default 1, fastest for these small matrices on a shared machine; "
                         "0: leave BLAS alone)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, default=None, metavar="N",
+                       help="run the tasks (one per experiment and seed) on a Dask LocalCluster of N "
+                            "worker processes on 127.0.0.1 (pip install -e '.[cluster]')")
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                       help="run the tasks on the existing Dask cluster of this scheduler")
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of workers >= 1, got {n}")
+    return n
 
 
 def seeds_for(args: argparse.Namespace) -> tuple[int, ...]:
@@ -295,12 +247,21 @@ def make_main(run: Callable[[Context], Report], name: str, doc: str | None):
         args = p.parse_args(argv)
         ctx = Context(out=args.out or DEFAULT_ROOT / name, quick=args.quick, seeds=seeds_for(args),
                       progress=args.progress, blas_threads=args.blas_threads or None, figures=args.figures)
-        report = run_timed(run, ctx)
+        if args.workers or args.scheduler:
+            from scratchnet_book.runner import ClusterUnavailable, run_experiments
+
+            try:
+                [report] = run_experiments([name], lambda _: ctx, args.workers, args.scheduler)
+            except ClusterUnavailable as e:
+                print(f"{p.prog}: {e}", file=sys.stderr)
+                return 2
+        else:
+            report = run_timed(run, ctx)
         for key, value in report.numbers.items():
             print(f"{key}: {_fmt(value) if not isinstance(value, dict) else json.dumps(value)}")
         print()
         print_checks(report.checks)
-        written = sorted(p.name for p in ctx.out.iterdir() if not p.name.startswith("."))
+        written = sorted(p.name for p in ctx.out.glob("*") if not p.name.startswith("."))
         print(f"\n{report.wall_s:.1f} s; wrote into {ctx.out}: {', '.join(written)}")
         if ctx.figures and not has_matplotlib():
             print(f"no figure: matplotlib is not installed ({PLOT_HINT})")
@@ -308,38 +269,3 @@ def make_main(run: Callable[[Context], Report], name: str, doc: str | None):
     return main
 
 
-# ------------------------------------------------------------------------------ training
-def train(ctx: Context, network, data: Sequence[np.ndarray], tag: str | None = None, *,
-          allow_divergence: bool = False, **trainer_kwargs):
-    """Train ``network`` with :class:`scratchnet.Trainer` on ``data = (x_train, t_train, x_test, t_test)``.
-
-    Nothing is checkpointed (an experiment is rerun, not resumed). In quick mode accuracies are
-    measured on ``QUICK_EVAL_SUBSET`` random train and test images. With ``tag``, the loss per step and
-    the accuracies per epoch go to ``<tag>_loss.csv`` and ``<tag>_accuracy.csv`` in ``ctx.out``.
-    With ``allow_divergence``, a loss that becomes NaN or infinite ends training early instead of
-    raising: the result has ``status="diverged"`` and the history up to the last good step.
-
-    Returns
-    -------
-    scratchnet.trainer.TrainResult
-    """
-    from scratchnet import Trainer
-    from scratchnet.trainer import TrainingDiverged, TrainResult
-
-    if ctx.quick and min(len(data[0]), len(data[2])) > QUICK_EVAL_SUBSET:
-        trainer_kwargs.setdefault("eval_subset", QUICK_EVAL_SUBSET)
-    trainer = Trainer(network, *data, save=False, progress=ctx.progress, **trainer_kwargs)
-    try:
-        result = trainer.fit()
-    except TrainingDiverged:
-        if not allow_divergence:
-            raise
-        last = trainer.history["eval"][-1]
-        result = TrainResult("diverged", trainer.step, trainer.step / trainer.steps_per_epoch, math.nan,
-                             last["train_acc"], last["test_acc"], math.nan, None, None, trainer.history)
-    if tag is not None:
-        write_csv(ctx.out / f"{tag}_loss.csv", ["step", "loss"], enumerate(result.history["loss"], 1))
-        keys = ["step", "epoch", "train_acc", "test_acc"]
-        write_csv(ctx.out / f"{tag}_accuracy.csv", keys,
-                  ([e[k] for k in keys] for e in result.history["eval"]))
-    return result
