@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-#: The package of the book's experiments (scripts/textbook/ today, installed as ``textbook``).
-TEXTBOOK = "textbook"
+#: The package of the book's experiments (scripts/textbook/, installed as ``scratchnet_book``).
+TEXTBOOK = "scratchnet_book"
 
 #: Where the notebooks write their runs and figures (``runs/`` is ignored by git).
 RUNS = Path("runs") / "notebooks"

@@ -131,7 +131,8 @@ def time_train_script(steps: int) -> list[str]:
         Sequential.numerical_gradient = timed
         try:
             start = time.perf_counter()
-            status = main(["--iters", str(steps), "--out", str(Path(tmp) / "run"), "--no-progress"])
+            status = main(["--iters", str(steps), "--out", str(Path(tmp) / "run"), "--no-progress",
+                           "--no-plot"])
             total = time.perf_counter() - start
         finally:
             Sequential.numerical_gradient = real

@@ -167,7 +167,6 @@ def test_ch05_gradient_dicts_stay_valid_after_the_next_call(student):
         np.testing.assert_array_equal(g1[key], kept[key], err_msg=key)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NEED_TRAINER}; {NEED_SEED}")
 def test_trainer_equals_the_books_loop_by_hand(student, mnist, tmp_path, monkeypatch):
     """The book's Trainer on the student's TwoLayerNet: the same parameters and losses as the hand loop."""
     from scratchnet.trainer import Trainer
@@ -251,7 +250,6 @@ def test_ch06_np_random_seed_repeats_the_run(book_env, tmp_path, name):
     assert run_script(name, book_env, tmp_path) == run_script(name, book_env, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_TRAINER)
 def test_ch06_overfit_dropout(book_env, tmp_path):
     out = run_script("ch06_overfit_dropout", book_env, tmp_path)
     assert re.search(r"final train acc:[0-9.]+, test acc:[0-9.]+", out), out

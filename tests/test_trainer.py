@@ -348,7 +348,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_file(blobs, tmp_path, monk
 
 
 def test_runs_without_matplotlib_and_tqdm(blobs, tmp_path, monkeypatch, capsys):
-    for mod in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "tqdm"):
+    for mod in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "tqdm", "tqdm.auto"):
         monkeypatch.setitem(sys.modules, mod, None)  # makes `import mod` raise ImportError
     res = trainer(blobs, epochs=1, run_dir=tmp_path, progress=True).fit()
     err = capsys.readouterr().err
