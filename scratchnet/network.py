@@ -211,7 +211,7 @@ class Sequential:
         if hidden:
             first = hidden[0]
             # Nobody needs the gradient with respect to the input data: skip its matmul.
-            if isinstance(first, Affine):
+            if isinstance(first, Affine) or _accepts(first.backward, "input_grad"):
                 first.backward(dout, input_grad=False)
             else:
                 first.backward(dout)
