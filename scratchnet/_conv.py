@@ -123,3 +123,28 @@ def max_pool_backward(xp: np.ndarray, m: np.ndarray, dout: np.ndarray, ph: int, 
             else:
                 dst += dout * hit
     return dxp
+
+
+def input_grad_stride1(dout: np.ndarray, W: np.ndarray, pad: int, out: np.ndarray,
+                       bufs: dict) -> np.ndarray:
+    """dx of a stride-1 convolution with pad < FH and pad < FW, as a "full" convolution of dout.
+
+    dx[n, c, y, x] = sum over f, i, j of dout[n, f, y + pad - i, x + pad - j] * W[f, c, i, j]:
+    the convolution of dout, zero-padded by FH-1-pad and FW-1-pad, with the filters flipped and
+    their two channel axes swapped. One im2col copy and one matmul with an (N, C, H*W) result
+    replace col2im's matmul with an (N, C*FH*FW, OH*OW) result and its FH*FW strided adds.
+    ``bufs`` holds this layer's scratch arrays between calls. ``out`` is (N, C, H, W), C-contiguous.
+    """
+    n, fn, oh, ow = dout.shape
+    _, c, fh, fw = W.shape
+    ph, pw = fh - 1 - pad, fw - 1 - pad
+    shape = (n, fn, oh + 2 * ph, ow + 2 * pw)
+    dp = bufs.get("dout_padded")
+    if dp is None or dp.shape != shape or dp.dtype != dout.dtype:
+        dp = bufs["dout_padded"] = np.zeros(shape, dtype=dout.dtype)
+    dp[:, :, ph:ph + oh, pw:pw + ow] = dout
+    h, w = out.shape[2:]
+    col = bufs["dout_col"] = im2col_t(dp, fh, fw, 1, h, w, out=bufs.get("dout_col"))
+    flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, fn * fh * fw)
+    np.matmul(flipped, col, out=out.reshape(n, c, h * w))
+    return out

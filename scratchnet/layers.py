@@ -729,6 +729,7 @@ class Convolution(Layer):
         self._pad_buf: np.ndarray | None = None
         self._dcol: np.ndarray | None = None
         self._dw_parts: np.ndarray | None = None
+        self._dx_bufs: dict[str, np.ndarray] = {}
 
     W = property(lambda self: self.params["W"])
     b = property(lambda self: self.params["b"])
@@ -791,6 +792,9 @@ class Convolution(Layer):
         np.add.reduce(d3.sum(axis=2), axis=0, out=self._grad_buffer("b"))
         if not input_grad:
             return None
+        if self.stride == 1 and self.pad < fh and self.pad < fw:
+            dx = _check_out_contiguous(self._out(out, self.x.shape, W.dtype))
+            return _conv.input_grad_stride1(dout, W, self.pad, dx, self._dx_bufs)
         dcol = self._dcol
         if dcol is None or dcol.shape != self._col.shape or dcol.dtype != W.dtype:
             dcol = self._dcol = np.empty_like(self._col)
