@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write
 from .runlog import json_default, write_json
+from .util import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT", "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "group",

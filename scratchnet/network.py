@@ -33,11 +33,10 @@ from ._checks import (
     check_nonnegative,
     check_positive_int,
 )
-from ._io import atomic_write
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
-from .util import format_table
+from .util import atomic_write, format_table
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
 

@@ -8,26 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def _atomic_write(path: Path, write: Callable[[Any], None], *, binary: bool) -> None:
-    """``write(f)`` into a temporary file beside ``path``, then rename it to ``path`` (no fsync)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        text = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with os.fdopen(fd, "wb" if binary else "w", **text) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from scratchnet.util import atomic_write
 
 
 def save(path: Path, write: Callable[[Any], None], *, binary: bool = False) -> Path:
@@ -37,7 +24,7 @@ def save(path: Path, write: Callable[[Any], None], *, binary: bool = False) -> P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, write, binary=binary)
+    atomic_write(path, write, binary=binary)
     return path
 
 
