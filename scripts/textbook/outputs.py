@@ -1,6 +1,7 @@
 """What the experiments write: CSV, JSON and text files, and PNG figures, each written atomically.
 
-Every file goes through :func:`save`, the one place that knows how a file reaches the disk.
+Every file reaches the disk through :func:`scratchnet.util.atomic_write` (by :func:`save`, or
+:func:`scratchnet.plot.save_png` for a figure).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchnet.plot import new_figure, save_png
 from scratchnet.util import atomic_write
 
 
@@ -57,19 +59,14 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 
 
 def figure(path: Path, draw: Callable[[Any], None], figsize=(8, 5)) -> Path | None:
-    """Draw with ``draw(fig)`` on a matplotlib Agg figure and save it as PNG; None without matplotlib.
-
-    Uses the Figure/Agg canvas directly: no pyplot, no window, no global backend change.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
+    """Draw with ``draw(fig)`` on :func:`scratchnet.plot.new_figure` and save it as PNG (its folder made
+    first), atomically; return ``path``, or None without matplotlib."""
+    fig = new_figure(figsize)
+    if fig is None:
         return None
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
     draw(fig)
-    return save(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return save_png(fig, path)
 
 
 def has_matplotlib() -> bool:
