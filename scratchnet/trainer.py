@@ -28,8 +28,7 @@ from .checkpoint import read_checkpoint_meta
 from .gradcheck import GradCheckResult, gradient_check
 from .interrupt import StopOnCtrlC
 from .optimizers import Optimizer, get_optimizer
-from .plot import PLOT_HINT
-from .plot import plot_history as _plot_figure
+from .plot import PLOT_HINT, plot_history
 from .runlog import Progress, library_versions, prepare_run_dir, write_logs
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "GradientCheckError",
     "GRADIENTS",
     "backprop_gradient",
-    "plot_history",
     "library_versions",
     "read_checkpoint_meta",
 ]
@@ -71,14 +69,6 @@ def _numerical(network, x: np.ndarray, t: np.ndarray) -> tuple[float, Mapping[st
 
 #: The named gradient sources ``grad=`` accepts ("check" runs backprop and cross-checks it).
 GRADIENTS: dict[str, GradFn] = {"backprop": backprop_gradient, "numerical": _numerical}
-
-
-def plot_history(history: Mapping[str, Any], path: str | os.PathLike) -> Path | None:
-    """Write the curves PNG to ``path``; ``path``, or None without matplotlib.
-
-    A facade kept for callers of the old name: :func:`scratchnet.plot.plot_history` returns the Figure.
-    """
-    return None if _plot_figure(history, path) is None else Path(path)
 
 
 @dataclass
@@ -300,10 +290,11 @@ def _evaluate(tr, elapsed: float) -> dict[str, float]:
 def _write_logs(tr, wall: float, status: str, plot: bool = False) -> Path | None:
     if not tr.save:
         return None
-    curves = plot_history(tr.history, tr.run_dir / "curves.png") if plot else None
-    if plot and curves is None:
+    curves = tr.run_dir / "curves.png" if plot else None
+    if curves is not None and plot_history(tr.history, curves) is None:
         print(f"matplotlib is not installed, so no curves.png was drawn; {PLOT_HINT} to get it",
               file=sys.stderr)
+        curves = None
     write_logs(tr.run_dir, tr.losses, tr.evals, {
         "status": status, "step": tr.step, "wall_time_s": wall, "config": tr.config,
         "seed": tr.seed, "versions": tr._versions or library_versions(),
