@@ -141,3 +141,15 @@ def check_positive_int(name: str, value, *, allow_none: bool = False) -> int | N
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return int(value)
+
+
+def check_step(h, name: str = "h") -> float:
+    """Return a finite-difference step as a float after checking it is a finite real number > 0.
+
+    Raises TypeError for a non-number (or a bool), ValueError for 0, a negative, NaN or inf.
+    """
+    if not is_real(h):
+        raise TypeError(f"{name}: expected a positive step (a real number), got {type(h).__name__} {h!r}")
+    if not (math.isfinite(h) and h > 0):
+        raise ValueError(f"{name}: expected a positive step, got {h}")
+    return float(h)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import _book_loop, checkpoint
+from ._checks import check_positive, check_positive_int
 from .checkpoint import read_checkpoint_meta
 from .gradcheck import GradCheckResult, gradient_check
 from .interrupt import StopOnCtrlC
@@ -111,21 +112,6 @@ class TrainResult:
 
 # -- checking the arguments ------------------------------------------------------------------------
 
-def _positive_int(name: str, value, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_number(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0 < value < math.inf:
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
-    return float(value)
-
-
 def _check_network(network, contract: tuple[str, ...]) -> None:
     for attr in contract:
         if not hasattr(network, attr):
@@ -169,11 +155,11 @@ def _length(epochs, iters, train_size: int, batch_size: int, book: bool) -> tupl
         raise ValueError(f"epochs, iters: give one of them, got epochs={epochs!r} and iters={iters!r}")
     per_epoch = max(train_size / batch_size, 1) if book else math.ceil(train_size / batch_size)
     if iters is not None:
-        return per_epoch, _positive_int("iters", iters)
+        return per_epoch, check_positive_int("iters", iters)
     epochs = 20 if epochs is None else epochs
     if book:
-        return per_epoch, max(int(_positive_number("epochs", epochs) * per_epoch), 1)
-    return per_epoch, _positive_int("epochs", epochs) * per_epoch
+        return per_epoch, max(int(check_positive("epochs", epochs) * per_epoch), 1)
+    return per_epoch, check_positive_int("epochs", epochs) * per_epoch
 
 
 def _gradient_source(grad, network, book: bool) -> tuple[GradFn, str]:
@@ -401,8 +387,8 @@ class Trainer(_book_loop.BookNames):
         self.train_size = len(self.x_train)
         self.optimizer = _make_optimizer(optimizer, _either("optimizer_params", optimizer_params,
                                                             "optimizer_param", optimizer_param))
-        self.batch_size = _positive_int("batch_size", _either("batch_size", batch_size, "mini_batch_size",
-                                                              mini_batch_size, 100))
+        self.batch_size = check_positive_int(
+            "batch_size", _either("batch_size", batch_size, "mini_batch_size", mini_batch_size, 100))
         if self.batch_size > self.train_size:
             raise ValueError(f"batch_size: expected at most the training set size {self.train_size}, "
                              f"got {self.batch_size}")
@@ -412,16 +398,16 @@ class Trainer(_book_loop.BookNames):
             raise ValueError(f"sampling: expected 'random' or 'shuffle', got {sampling!r}")
         self.sampling = sampling
         self._grad_fn, self.grad = _gradient_source(grad, network, book)
-        self.check_every = _positive_int("check_every", check_every)
+        self.check_every = check_positive_int("check_every", check_every)
         self.check_tol, self.check_abs_tol, self.check_h = (
-            _positive_number(name, fallback if value is None else value) for name, value, fallback in
+            check_positive(name, fallback if value is None else value) for name, value, fallback in
             (("check_tol", check_tol, 1e-6), ("check_abs_tol", check_abs_tol, 1e-8),
              ("check_h", check_h, 1e-6)))
-        self.eval_batch_size = _positive_int("eval_batch_size", eval_batch_size)
-        self.checkpoint_every = _positive_int("checkpoint_every", checkpoint_every, allow_none=True)
-        self.evaluate_sample_num_per_epoch = _positive_int(
+        self.eval_batch_size = check_positive_int("eval_batch_size", eval_batch_size)
+        self.checkpoint_every = check_positive_int("checkpoint_every", checkpoint_every, allow_none=True)
+        self.evaluate_sample_num_per_epoch = check_positive_int(
             "evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch, allow_none=True)
-        self.eval_subset = _positive_int("eval_subset", eval_subset, allow_none=True)
+        self.eval_subset = check_positive_int("eval_subset", eval_subset, allow_none=True)
         _check_subset(self.eval_subset, self.train_size, len(self.x_test))
         self.save = (not book or run_dir is not None) if save is None else bool(save)
         self.run_dir = Path(run_dir) if self.save and run_dir is not None else None

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._checks import check_positive_int
+
 __all__ = ["AtomicFile", "atomic_write", "blas_threads", "blas_libraries", "format_table"]
 
 _UMASK = os.umask(0o022)  # read the process's umask (the only way) and put it back at once
@@ -164,10 +166,8 @@ def blas_threads(n: int | None, *, required: bool = False):
         Raise ``RuntimeError`` (naming the package to install) when threadpoolctl is missing,
         instead of doing nothing. Benchmarks set it: their figures mean nothing unlimited.
     """
-    if n is None:
+    if check_positive_int("n", n, allow_none=True) is None:
         return contextlib.nullcontext()
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected a positive number of threads or None, got {n!r}")
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
