@@ -215,7 +215,7 @@ def _config(tr) -> dict[str, Any]:
         "steps_per_epoch": tr.steps_per_epoch, "sampling": tr.sampling, "grad": tr.grad,
         "check_every": tr.check_every, "check_tol": tr.check_tol, "check_abs_tol": tr.check_abs_tol,
         "check_h": tr.check_h, "eval_subset": tr.eval_subset, "train_size": tr.train_size,
-        "test_size": len(tr.x_test), "seed": tr.seed, "optimizer": checkpoint.optimizer_config(tr.optimizer),
+        "test_size": len(tr.x_test), "seed": tr.seed, "optimizer": tr.optimizer.config(),
     }
     if tr.book_style:
         trainer["book_style"] = True
