@@ -153,3 +153,16 @@ def check_step(h, name: str = "h") -> float:
     if not (math.isfinite(h) and h > 0):
         raise ValueError(f"{name}: expected a positive step, got {h}")
     return float(h)
+
+
+def check_float64_params(name: str, params) -> None:
+    """Refuse parameters that are not float64, as a gradient check needs (ValueError naming each).
+
+    ``params``: a mapping of parameter names to arrays.
+    """
+    wrong = [f"{k} {np.asarray(p).dtype}" for k, p in params.items() if np.asarray(p).dtype != np.float64]
+    if wrong:
+        raise ValueError(
+            f"{name}: a gradient check needs float64 parameters (float32 rounding swamps the differences), "
+            f"got {', '.join(wrong)}; build it with dtype=np.float64"
+        )

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import _book_loop, checkpoint
-from ._checks import check_positive, check_positive_int
+from ._checks import check_float64_params, check_positive, check_positive_int
 from .checkpoint import read_checkpoint_meta
 from .gradcheck import GradCheckResult, gradient_check
 from .interrupt import StopOnCtrlC
@@ -174,10 +174,7 @@ def _gradient_source(grad, network, book: bool) -> tuple[GradFn, str]:
             if not hasattr(network, attr):
                 raise TypeError(f"network: grad={grad!r} needs .{attr}, which {type(network).__name__} lacks")
     if grad == "check":
-        # float32 rounding swamps the differences a check looks for.
-        wrong = [f"{k} {p.dtype}" for k, p in network.params.items() if np.asarray(p).dtype != np.float64]
-        if wrong:
-            raise ValueError(f"network: a gradient check needs float64 parameters, got {', '.join(wrong)}")
+        check_float64_params("network", network.params)
     return GRADIENTS.get(grad, backprop_gradient), grad
 
 
