@@ -1,18 +1,15 @@
 """Networks built from layers: ``Sequential`` and the textbook's ``TwoLayerNet`` and ``MultiLayerNet``.
 
-Every network offers the same interface (the one optimisers, trainers and gradient checks rely on):
+Every network offers the interface optimisers, trainers and gradient checks rely on:
 
-- ``params``: a flat dict with stable names, numbered per parameter kind in layer order: the k-th
-  Affine holds ``W{k}``/``b{k}``, the k-th BatchNormalization ``gamma{k}``/``beta{k}``. The values
-  are the very arrays the layers compute with: update them in place (``params["W1"] -= ...``),
-  never rebind them. In TwoLayerNet and MultiLayerNet it is a :class:`~scratchnet._packed.PackedDict`,
-  which also says where each array lives in one flat buffer (see docs/speed.md).
-- ``predict(x, train=False)`` -> scores (N, C) before the softmax; ``loss(x, t, train=False)`` ->
-  float; ``accuracy(x, t)`` -> float. ``t`` is integer labels (N,) or one-hot (N, C).
-- ``loss_and_gradient(x, t)``: one forward pass in training mode and one backward pass;
-  ``gradient(x, t)``: the same gradients, copied; ``numerical_gradient(x, t)``: the slow check.
-- ``state_dict()`` / ``load_state_dict(d)`` and ``save(path)`` / ``load(path)`` (.npz, no pickle),
-  strict about names and shapes; ``summary()``; ``dtype``.
+- ``params``: a flat dict named per parameter kind in layer order (the k-th Affine's ``W{k}``/``b{k}``,
+  the k-th BatchNormalization's ``gamma{k}``/``beta{k}``), holding the layers' own arrays: update
+  them in place, never rebind them. TwoLayerNet and MultiLayerNet pack them into one flat buffer
+  (a :class:`~scratchnet._packed.PackedDict`; docs/speed.md).
+- ``predict(x, train=False)`` -> scores (N, C); ``loss(x, t, train=False)`` and ``accuracy(x, t)`` ->
+  float, ``t`` labels (N,) or one-hot (N, C); ``loss_and_gradient(x, t)``, ``gradient(x, t)`` (copies),
+  ``numerical_gradient(x, t)``; ``state_dict()``/``load_state_dict(d)``, ``save(path)``/``load(path)``
+  (.npz, no pickle, strict about names and shapes); ``summary()``; ``dtype``.
 """
 
 from __future__ import annotations
