@@ -1,18 +1,28 @@
 """scratchnet: a from-scratch NumPy deep-learning framework for MNIST.
 
-Modules follow the textbook's names: ``functions`` (activations, softmax), ``losses``,
-``gradient`` (numerical differentiation), ``layers``, ``network``, ``optimizers``, ``trainer``.
-scratchnet needs NumPy alone; it never imports the ``dataset`` package.
+Modules follow the textbook's ``common/`` names where it has one:
+
+- ``functions`` (activations, softmax), ``losses``, ``layers``, ``gradient`` (numerical
+  differentiation; the fast path beside it in ``fastgrad``), ``gradcheck`` (backprop against it);
+- ``network`` (Sequential, TwoLayerNet, MultiLayerNet), with the book's module names
+  ``multi_layer_net`` (a facade) and ``multi_layer_net_extend``;
+- ``optimizers`` (and the book's name ``optimizer``, a facade);
+- ``trainer`` (the loop), with a run's ``runlog`` (folder, CSV/JSON logs), ``plot`` (curves),
+  ``checkpoint`` (files to resume from) and ``interrupt`` (Ctrl-C);
+- ``util`` (atomic writes, BLAS threads, text tables).
+
+The modules starting with ``_`` are internal. scratchnet needs NumPy alone; it never imports ``dataset``.
 """
 
 from .functions import identity_function, log_softmax, relu, sigmoid, softmax, step_function
 from .gradcheck import GradCheckResult, check_layer, gradient_check, rel_error
 from .gradient import gradient_descent, numerical_diff, numerical_gradient
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, Softmax, SoftmaxWithLoss
+from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, Softmax, SoftmaxWithLoss
 from .losses import cross_entropy_error, mean_squared_error, softmax_cross_entropy
+from .multi_layer_net_extend import MultiLayerNetExtend
 from .network import MultiLayerNet, Sequential, TwoLayerNet
-from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSProp, get_optimizer
-from .trainer import Trainer
+from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSProp, get_optimizer
+from .trainer import GradientCheckError, Trainer, TrainingDiverged, TrainResult
 
 __version__ = "0.1.0"
 
@@ -29,6 +39,7 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
     "gradient_descent",
+    "Layer",
     "Affine",
     "Sigmoid",
     "Relu",
@@ -39,10 +50,12 @@ __all__ = [
     "Sequential",
     "TwoLayerNet",
     "MultiLayerNet",
+    "MultiLayerNetExtend",
     "rel_error",
     "gradient_check",
     "check_layer",
     "GradCheckResult",
+    "Optimizer",
     "SGD",
     "Momentum",
     "Nesterov",
@@ -51,4 +64,7 @@ __all__ = [
     "Adam",
     "get_optimizer",
     "Trainer",
+    "TrainResult",
+    "TrainingDiverged",
+    "GradientCheckError",
 ]
