@@ -25,6 +25,7 @@ from .functions import softmax
 from .losses import cross_entropy_error, softmax_cross_entropy
 
 __all__ = [
+    "np",
     "Layer",
     "Affine",
     "Sigmoid",
@@ -34,6 +35,11 @@ __all__ = [
     "Dropout",
     "BatchNormalization",
 ]
+
+
+def train_flag(train: bool, train_flg: bool | None) -> bool:
+    """``train``, or the book's ``train_flg`` when that keyword was given."""
+    return bool(train if train_flg is None else train_flg)
 
 
 class Layer:
@@ -324,7 +330,8 @@ class Dropout(Layer):
         the identity. False: the textbook's form, which keeps units unscaled while training and
         multiplies by (1 - ratio) at inference. Both have the same expected output.
     seed : int, numpy.random.Generator or None
-        Source of the masks. A Generator is used as it is (a network shares its own).
+        Source of the masks. A Generator is used as it is (a network shares its own). None:
+        NumPy's global generator, ``np.random.rand(*x.shape)`` per mask as in the book.
 
     Input and output: any shape, float; dtype kept. ``mask`` (bool, True = kept) is the last mask.
     """
@@ -357,20 +364,21 @@ class Dropout(Layer):
         finally:
             self._keep_mask = previous
 
-    def forward(self, x, train: bool = True) -> np.ndarray:
+    def forward(self, x, train: bool = True, *, train_flg: bool | None = None) -> np.ndarray:
         """Return x with dropped units zeroed (training) or the inference output (train=False).
 
         Parameters
         ----------
         x : array_like, any shape, float
         train : bool
-            The textbook's ``train_flg``. With ``inverted`` (default) inference returns ``x``
-            itself, not a copy.
+            The textbook's ``train_flg`` (also accepted by that name). With ``inverted``
+            inference returns ``x`` itself, not a copy.
 
         Returns
         -------
         ndarray of x's shape and dtype
         """
+        train = train_flag(train, train_flg)
         x = as_float_array("x", x)
         self._forwarded = True
         if not train:
@@ -456,19 +464,20 @@ class BatchNormalization(Layer):
         d = self.params["gamma"].shape[0]
         return f"BatchNormalization({d}, momentum={self.momentum}, eps={self.eps})"
 
-    def forward(self, x, train: bool = True) -> np.ndarray:
+    def forward(self, x, train: bool = True, *, train_flg: bool | None = None) -> np.ndarray:
         """Normalize with the batch's statistics (train, updating the running ones) or the running ones.
 
         Parameters
         ----------
         x : array_like, shape (N, D) or (N, ...) with D features; cast to gamma's dtype.
         train : bool
-            The textbook's ``train_flg``.
+            The textbook's ``train_flg`` (also accepted by that name).
 
         Returns
         -------
         ndarray of x's shape, gamma's dtype
         """
+        train = train_flag(train, train_flg)
         gamma = self.params["gamma"]
         x = as_float_array("x", x)
         x2 = flatten_features(x, gamma.shape[0]).astype(gamma.dtype, copy=False)

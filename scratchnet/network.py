@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._checks import (
+    GlobalGenerator,
     as_float_array,
     as_generator,
     check_labels,
@@ -36,7 +37,7 @@ from ._checks import (
 from ._io import atomic_write
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, train_flag
 from .util import format_table
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
@@ -54,8 +55,8 @@ class Sequential:
     ----------
     *layers : layer objects
         Anything with ``forward(x)`` and ``backward(dout)``; ``params``/``grads``/``buffers`` dicts
-        are read when present. ``train`` is passed only to layers whose ``forward`` accepts it, so
-        a textbook-style layer of your own works here as it is.
+        are read when present. ``train`` is passed only to layers whose ``forward`` accepts it (as
+        ``train_flg`` to a layer written the book's way), so a textbook-style layer works as it is.
     loss : layer, optional
         The last layer, ``forward(x, t) -> float`` and ``backward(dout=1.0)``. A new
         ``SoftmaxWithLoss()`` by default.
@@ -72,7 +73,7 @@ class Sequential:
         _check_layers(layers, loss)
         self.layers = [*layers, loss]
         self.weight_decay_lambda = check_nonnegative("weight_decay_lambda", weight_decay_lambda)
-        self._takes_train = [_accepts(layer.forward, "train") for layer in layers]
+        self._train_kw = [_train_keyword(layer.forward) for layer in layers]
         self._buffers_of_step = _StepBuffers(self.layers)
         self._param_slots = _number_slots(self.layers, "params")
         self._buffer_slots = _number_slots(self.layers, "buffers")
@@ -120,14 +121,16 @@ class Sequential:
 
     def _layer_forward(self, i: int, x, train: bool):
         """Hidden layer i's forward, with ``train`` only for layers that take it."""
-        layer = self.layers[i]
-        return layer.forward(x, train=train) if self._takes_train[i] else layer.forward(x)
+        layer, kw = self.layers[i], self._train_kw[i]
+        return layer.forward(x, **{kw: train}) if kw else layer.forward(x)
 
-    def predict(self, x, train: bool = False) -> np.ndarray:
+    def predict(self, x, train: bool = False, *, train_flg: bool | None = None) -> np.ndarray:
         """Return the scores before the softmax, (N, C) in the network's dtype, for x of shape (N, ...).
 
-        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``).
+        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``, also
+        accepted by that name).
         """
+        train = train_flag(train, train_flg)
         out = self._as_input(x)
         for i in range(len(self.layers) - 1):
             out = self._layer_forward(i, out, train)
@@ -139,8 +142,9 @@ class Sequential:
         total = sum(float(np.vdot(self.params[name], self.params[name])) for name in self._decayed)
         return 0.5 * self.weight_decay_lambda * total
 
-    def loss(self, x, t, train: bool = False) -> float:
+    def loss(self, x, t, train: bool = False, *, train_flg: bool | None = None) -> float:
         """Return the loss of the batch (plus weight decay) as a float; t: labels (N,) or one-hot (N, C)."""
+        train = train_flag(train, train_flg)
         return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
 
     def accuracy(self, x, t) -> float:
@@ -160,7 +164,7 @@ class Sequential:
         step, hidden = self._buffers_of_step, self.layers[:-1]
         out = step.as_input(x, self.dtype)
         for i in range(len(hidden)):
-            kwargs = {"train": True} if self._takes_train[i] else {}
+            kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
             out = step.forward(i, out, kwargs)
         loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
         dout = step.backward(len(hidden), 1.0, like=out)
@@ -244,8 +248,8 @@ class Sequential:
             names.setdefault(id(layer), {})[key] = name
         kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
         layers = []
-        for layer, takes_train in zip(self.layers[:-1], self._takes_train, strict=True):
-            forward = functools.partial(layer.forward, train=True) if takes_train else layer.forward
+        for layer, kw in zip(self.layers[:-1], self._train_kw, strict=True):
+            forward = functools.partial(layer.forward, **{kw: True}) if kw else layer.forward
             own = names.get(id(layer), {})
             params = {own[key]: layer.params[key] for key in own}
             layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
@@ -265,10 +269,14 @@ class Sequential:
         """The layers' buffers (batch-norm running statistics) by name, the arrays themselves (not copies)."""
         return self._buffers()
 
-    def generators(self) -> dict[str, np.random.Generator]:
-        """The random generators the layers draw from (dropout masks), keyed by layer index."""
+    def generators(self) -> dict[str, np.random.Generator | GlobalGenerator]:
+        """The random generators the layers draw from (dropout masks), keyed by layer index.
+
+        A layer built with no seed draws from NumPy's global generator: its entry is the adapter,
+        whose state checkpoints save and restore like any other.
+        """
         return {str(i): layer.rng for i, layer in enumerate(self.layers)
-                if isinstance(getattr(layer, "rng", None), np.random.Generator)}
+                if isinstance(getattr(layer, "rng", None), (np.random.Generator, GlobalGenerator))}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer (batch-norm running statistics), by name."""
@@ -437,6 +445,11 @@ def _accepts(method, name: str) -> bool:
         return False
 
 
+def _train_keyword(forward) -> str | None:
+    """How a layer's forward takes its training flag: ``"train"``, the book's ``"train_flg"``, or None."""
+    return next((kw for kw in ("train", "train_flg") if _accepts(forward, kw)), None)
+
+
 def _number_slots(layers: list, attr: str) -> dict[str, tuple[object, str]]:
     """Name every entry of each layer's ``attr`` dict ``{key}{k}``, k counting that key's layers from 1."""
     counts: dict[str, int] = {}
@@ -496,7 +509,8 @@ class TwoLayerNet(Sequential):
         (sqrt(2 / fan_in)) or "sigmoid"/"xavier" (sqrt(1 / fan_in)). Biases start at zero.
     activation : {"sigmoid", "relu"}
     seed : int, numpy.random.Generator or None
-        The source of the initial weights; the same seed gives the same network.
+        The source of the initial weights; the same seed gives the same network. None: NumPy's
+        global generator, drawn as the book draws (``np.random.seed(n)`` gives the book's weights).
     dtype : float32 or float64
     loss_form : {"fused", "textbook"}
         See :class:`SoftmaxWithLoss`.
@@ -550,7 +564,8 @@ class MultiLayerNet(Sequential):
     use_batchnorm : bool
         Parameters gamma{k} (ones) and beta{k} (zeros) for hidden layer k.
     seed : int, numpy.random.Generator or None
-        The source of the weights and the dropout masks.
+        The source of the weights and the dropout masks. None: NumPy's global generator, drawn
+        as the book draws (``np.random.seed(n)`` gives the book's weights).
     dtype : float32 or float64
     loss_form : {"fused", "textbook"}
 

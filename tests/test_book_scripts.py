@@ -117,14 +117,12 @@ def test_ch03_inference_per_image_and_batched(book_env, tmp_path, mnist):
 
 # ---------------------------------------------------------------------------------- chapter 4
 
-@pytest.mark.xfail(strict=True, reason=NEED_FUNCTIONS)
 def test_ch04_train_neuralnet(book_env, tmp_path):
     out = run_script("ch04_train_neuralnet", book_env, tmp_path)
     test_acc = floats(r"\| [0-9.]+, ([0-9.]+)", out)
     assert len(test_acc) == 6 and test_acc[-1] > test_acc[0] and test_acc[-1] > 0.6, out
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_FUNCTIONS)
 def test_ch04_numerical_gradient_matches_the_hand_derived_one(student, mnist):
     """The student's TwoLayerNet: scratchnet.gradient.numerical_gradient against its sigmoid_grad backprop."""
     mod = student("ch04_two_layer_net")
@@ -201,7 +199,6 @@ def test_trainer_equals_the_books_loop_by_hand(student, mnist, tmp_path, monkeyp
 
 # ---------------------------------------------------------------------------------- chapter 6
 
-@pytest.mark.xfail(strict=True, reason=NEED_SMOOTH)
 def test_ch06_optimizer_compare_mnist(book_env, tmp_path):
     out = run_script("ch06_optimizer_compare_mnist", book_env, tmp_path)
     last = out.split("iteration:20")[-1]
@@ -222,7 +219,6 @@ def test_ch06_weight_init_activation_histograms(book_env, tmp_path):
     assert rows["sigmoid, Xavier"][1][-1] > 5 * rows["sigmoid, std 0.01"][1][-1], rows
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_SMOOTH)
 def test_ch06_weight_init_compare(book_env, tmp_path):
     out = run_script("ch06_weight_init_compare", book_env, tmp_path)
     last = out.split("iteration:20")[-1]
@@ -244,7 +240,6 @@ def test_ch06_overfit_weight_decay_runs(book_env, tmp_path):
     assert len(train_acc) == 11 and train_acc[-1] > train_acc[0], out
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_SEED)
 @pytest.mark.parametrize("name", ["ch06_batch_norm_test", "ch06_overfit_weight_decay"])
 def test_ch06_np_random_seed_repeats_the_run(book_env, tmp_path, name):
     assert run_script(name, book_env, tmp_path) == run_script(name, book_env, tmp_path)
@@ -256,7 +251,6 @@ def test_ch06_overfit_dropout(book_env, tmp_path):
     assert (tmp_path / "overfit_dropout.png").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NEED_SHUFFLE}; {NEED_TRAINER}")
 def test_ch06_hyperparameter_optimization(book_env, tmp_path):
     out = run_script("ch06_hyperparameter_optimization", book_env, tmp_path)
     assert len(re.findall(r"^val acc:[0-9.]+ \| lr:", out, flags=re.M)) == 3, out
@@ -336,7 +330,6 @@ def test_optimizer_star_import_supplies_the_books_names():
     assert ns["RMSprop"](lr=0.1).decay_rate == 0.99
 
 
-@pytest.mark.xfail(strict=True, reason="scratchnet.functions lacks np and the book's names (PHASE2 1a, 10)")
 def test_functions_star_import_and_the_books_values():
     ns = star("scratchnet.functions")
     assert ns["np"] is np
@@ -360,7 +353,6 @@ def test_layers_star_import_supplies_the_books_names():
         assert isinstance(ns[name], type), name
 
 
-@pytest.mark.xfail(strict=True, reason="scratchnet.gradient lacks numerical_gradient_2d (PHASE2 1b)")
 def test_gradient_numerical_gradient_2d():
     from scratchnet.gradient import numerical_gradient_2d
 
@@ -412,7 +404,6 @@ def test_multi_layer_net_extend_takes_dropout_ration_and_uses_the_books_dropout(
     assert "dropout_ration=0.2" in repr(net)
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_TRAIN_FLG)
 def test_networks_accept_train_flg():
     from scratchnet.layers import BatchNormalization, Dropout
     from scratchnet.multi_layer_net_extend import MultiLayerNetExtend
@@ -425,7 +416,6 @@ def test_networks_accept_train_flg():
     assert BatchNormalization(np.ones(20), np.zeros(20)).forward(x, train_flg=True).shape == x.shape
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_SEED)
 def test_np_random_seed_makes_networks_and_dropout_reproducible():
     from scratchnet.layers import Dropout
     from scratchnet.multi_layer_net_extend import MultiLayerNetExtend
@@ -486,7 +476,6 @@ def test_labels_of_shape_n_1_are_accepted():
     assert net.accuracy(x, t.reshape(3, 1)) == net.accuracy(x, t)
 
 
-@pytest.mark.xfail(strict=True, reason="optimizers keep state in .state/.t, not v/h/m/iter (PHASE2 3c)")
 def test_optimizers_keep_the_books_state_attributes():
     from scratchnet.optimizer import SGD, AdaGrad, Adam, Momentum, RMSprop
 
