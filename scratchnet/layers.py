@@ -326,9 +326,10 @@ class Dropout(Layer):
     dropout_ratio : float in [0, 1)
         Probability of dropping a unit.
     inverted : bool
-        True (default): scale kept units by 1 / (1 - ratio) while training, so that inference is
-        the identity. False: the textbook's form, which keeps units unscaled while training and
-        multiplies by (1 - ratio) at inference. Both have the same expected output.
+        False (default): the textbook's form, which keeps units unscaled while training and
+        multiplies by (1 - ratio) at inference (so the book's trained weights give the book's
+        accuracy). True: scale kept units by 1 / (1 - ratio) while training, so that inference is
+        the identity. Both have the same expected output.
     seed : int, numpy.random.Generator or None
         Source of the masks. A Generator is used as it is (a network shares its own). None:
         NumPy's global generator, ``np.random.rand(*x.shape)`` per mask as in the book.
@@ -336,7 +337,7 @@ class Dropout(Layer):
     Input and output: any shape, float; dtype kept. ``mask`` (bool, True = kept) is the last mask.
     """
 
-    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = True, seed=None) -> None:
+    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = False, seed=None) -> None:
         super().__init__()
         if not 0 <= dropout_ratio < 1:
             raise ValueError(f"dropout_ratio: expected a value in [0, 1), got {dropout_ratio}")
@@ -371,7 +372,7 @@ class Dropout(Layer):
         ----------
         x : array_like, any shape, float
         train : bool
-            The textbook's ``train_flg`` (also accepted by that name). With ``inverted``
+            The textbook's ``train_flg`` (also accepted by that name). With ``inverted=True``
             inference returns ``x`` itself, not a copy.
 
         Returns

@@ -560,7 +560,10 @@ class MultiLayerNet(Sequential):
         L2 weight decay: 0.5 * lambda * sum(W**2) in the loss, lambda * W in the gradients.
     use_dropout : bool
     dropout_ratio : float
-        Inverted dropout (see :class:`Dropout`).
+        The probability of dropping a unit.
+    dropout_inverted : bool
+        Keyword-only. True (default): inverted dropout; False: the book's form, as
+        :class:`~scratchnet.multi_layer_net_extend.MultiLayerNetExtend` uses (see :class:`Dropout`).
     use_batchnorm : bool
         Parameters gamma{k} (ones) and beta{k} (zeros) for hidden layer k.
     seed : int, numpy.random.Generator or None
@@ -575,7 +578,8 @@ class MultiLayerNet(Sequential):
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std="relu", weight_decay_lambda: float = 0,
                  use_dropout: bool = False, dropout_ratio: float = 0.5, use_batchnorm: bool = False,
-                 *, seed=None, dtype=np.float64, loss_form: str = "fused") -> None:
+                 *, dropout_inverted: bool = True, seed=None, dtype=np.float64,
+                 loss_form: str = "fused") -> None:
         input_size = check_positive_int("input_size", input_size)
         output_size = check_positive_int("output_size", output_size)
         widths_given = isinstance(hidden_size_list, (Sequence, np.ndarray))
@@ -595,7 +599,7 @@ class MultiLayerNet(Sequential):
                 layers.append(BatchNormalization(np.ones(width, dtype=dtype), np.zeros(width, dtype=dtype)))
             layers.append(act())
             if use_dropout:
-                layers.append(Dropout(dropout_ratio, seed=rng))
+                layers.append(Dropout(dropout_ratio, inverted=dropout_inverted, seed=rng))
         layers.append(affines[-1])
         super().__init__(*layers, loss=SoftmaxWithLoss(loss_form), weight_decay_lambda=weight_decay_lambda)
         self._pack_parameters()
@@ -603,6 +607,7 @@ class MultiLayerNet(Sequential):
         self.hidden_layer_num = len(hidden)
         self.activation = activation.lower()
         self.use_dropout, self.dropout_ratio = bool(use_dropout), dropout_ratio
+        self.dropout_inverted = bool(dropout_inverted)
         self.use_batchnorm = bool(use_batchnorm)
 
     def __repr__(self) -> str:

@@ -305,7 +305,6 @@ def test_ch08_train_then_load_gives_the_same_accuracy(book_env, tmp_path):
     assert acc and floats(r"^test acc:([0-9.]+)", loaded) == acc, (trained, loaded)
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_DROPOUT)
 def test_layers_dropout_is_the_books_form():
     """The book's DeepConvNet writes ``Dropout(0.5)``: units unscaled in training, x * 0.5 at inference."""
     from scratchnet.layers import Dropout
