@@ -66,6 +66,18 @@ def check_labels(name: str, t, num_classes: int) -> np.ndarray:
     return arr.astype(np.intp, copy=False)
 
 
+def label_column_as_vector(t: np.ndarray, scores_shape: tuple[int, ...]) -> np.ndarray:
+    """Integer labels of shape (N, 1) as shape (N,), for scores (N, C) with C > 1; any other ``t`` as it is.
+
+    The book's chapter 7 gradient check passes ``t`` of shape (1, 1). With C == 1 an (N, 1) array
+    is also one-hot targets, and stays so.
+    """
+    if (t.ndim == 2 and len(scores_shape) == 2 and t.shape == (scores_shape[0], 1)
+            and scores_shape[1] != 1 and t.dtype.kind in "iu"):
+        return t.reshape(scores_shape[0])
+    return t
+
+
 def check_nonempty_batch(name: str, x: np.ndarray) -> None:
     """Refuse an array whose batch axis (axis 0) is empty."""
     if x.ndim >= 1 and x.shape[0] == 0:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import as_float_array, as_generator, check_positive
+from ._checks import as_float_array, as_generator, check_positive, label_column_as_vector
 from ._kernels import FusedSoftmaxLoss, check_dout, flatten_features, out_array, sigmoid_into, valid_labels
 from .functions import softmax
 from .losses import cross_entropy_error, softmax_cross_entropy
@@ -236,8 +236,9 @@ class Softmax(Layer):
 class SoftmaxWithLoss(Layer):
     """Softmax followed by the cross-entropy loss: the last layer of a classifier.
 
-    ``forward(x, t)`` takes scores x (N, C) and teacher t, integer labels (N,) or one-hot (N, C)
-    (soft targets' rows sum to 1), and returns the mean loss over the batch as a float.
+    ``forward(x, t)`` takes scores x (N, C) and teacher t, integer labels (N,) (or (N, 1), as the
+    book's chapter 7 passes them) or one-hot (N, C) (soft targets' rows sum to 1), and returns
+    the mean loss over the batch as a float.
 
     Parameters
     ----------
@@ -276,7 +277,7 @@ class SoftmaxWithLoss(Layer):
         x = as_float_array("x", x)
         if x.ndim != 2:
             raise ValueError(f"x: expected scores of shape (N, C), got {x.shape}")
-        t = np.asarray(t)
+        t = label_column_as_vector(np.asarray(t), x.shape)
         self._x, self._y = x, None
         self._fused.clear()
         if self.form == "fused" and valid_labels(t, *x.shape):

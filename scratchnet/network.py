@@ -33,6 +33,7 @@ from ._checks import (
     check_labels,
     check_nonnegative,
     check_positive_int,
+    label_column_as_vector,
 )
 from ._io import atomic_write
 from ._packed import PackedDict, ParamLayout, copy_arrays
@@ -387,8 +388,8 @@ def _check_layers(layers: tuple, loss) -> None:
 
 
 def _as_labels(t, n: int, c: int) -> np.ndarray:
-    """Integer labels (N,) from labels or one-hot targets (N, C), checked."""
-    t = np.asarray(t)
+    """Integer labels (N,) from labels (N,) or (N, 1) or one-hot targets (N, C), checked."""
+    t = label_column_as_vector(np.asarray(t), (n, c))
     if t.shape == (n, c):
         return np.argmax(t, axis=1)
     if t.shape == (n,):

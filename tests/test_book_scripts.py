@@ -462,7 +462,6 @@ def test_assigning_affine_W_lands_in_the_networks_buffers():
     assert affine.W is net.params["W1"] or np.array_equal(affine.W, net.params["W1"])
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_LABELS)
 def test_labels_of_shape_n_1_are_accepted():
     from scratchnet import TwoLayerNet
     from scratchnet.layers import SoftmaxWithLoss
@@ -473,6 +472,39 @@ def test_labels_of_shape_n_1_are_accepted():
     np.testing.assert_array_equal(a.backward(1), b.backward(1))
     net = TwoLayerNet(4, 5, 3, seed=0)
     assert net.accuracy(x, t.reshape(3, 1)) == net.accuracy(x, t)
+
+
+def test_losses_take_labels_of_shape_n_1_and_c_1_stays_one_hot():
+    from scratchnet.functions import softmax
+    from scratchnet.losses import cross_entropy_error, softmax_cross_entropy
+
+    x, t = np.random.default_rng(1).random((4, 3)), np.array([2, 0, 1, 1])
+    assert softmax_cross_entropy(x, t.reshape(4, 1)) == softmax_cross_entropy(x, t)
+    assert cross_entropy_error(softmax(x), t.reshape(4, 1)) == cross_entropy_error(softmax(x), t)
+    one_class = np.ones((4, 1))
+    assert softmax_cross_entropy(one_class, np.ones((4, 1), dtype=int)) == 0.0  # one-hot: log 1
+    with pytest.raises(ValueError, match="t: expected one-hot"):
+        softmax_cross_entropy(x, t.reshape(2, 2))
+
+
+def test_smooth_curve_and_shuffle_dataset_as_the_book_uses_them():
+    from scratchnet.util import shuffle_dataset, smooth_curve
+
+    np.testing.assert_allclose(smooth_curve(np.full(30, 2.5)), 2.5)
+    x = np.arange(40.0) ** 2
+    w = np.kaiser(11, 2) / np.kaiser(11, 2).sum()
+    assert smooth_curve(x)[20] == pytest.approx(np.dot(w, x[15:26]))  # a weighted mean of 11 points
+    assert smooth_curve(x)[0] == pytest.approx(np.dot(w, x[[5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5]]))
+    assert smooth_curve(x)[-1] == pytest.approx(np.dot(w, x[[34, 35, 36, 37, 38, 39, 39, 38, 37, 36, 35]]))
+    images, labels = np.arange(24.0).reshape(6, 1, 2, 2), np.arange(6)
+    np.random.seed(5)
+    xs, ts = shuffle_dataset(images, labels)
+    np.random.seed(5)
+    perm = np.random.permutation(6)
+    np.testing.assert_array_equal(ts, perm)
+    np.testing.assert_array_equal(xs, images[perm])
+    with pytest.raises(ValueError, match="t: expected as many samples"):
+        shuffle_dataset(images, labels[:5])
 
 
 def test_optimizers_keep_the_books_state_attributes():
