@@ -4,8 +4,12 @@
   ``BatchNormalization`` also take ``train`` (the book's ``train_flg``), True by default.
 - ``backward(dout)`` returns dx, the gradient with respect to the input; it never writes into
   ``dout`` or ``x``.
-- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``); ``backward``
-  fills ``grads`` in place. ``buffers`` holds saved state that is not trained.
+- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``). A standalone
+  layer's ``backward`` puts new gradient arrays in ``grads`` (as the book's layers rebind ``dW``, so
+  an array a caller kept stays valid); in a network (``Sequential`` adopts its layers) it writes
+  into the network's gradient buffers. ``buffers`` holds saved state that is not trained.
+- Parameters are assignable by the book's names (``layer.W = ...``): a standalone layer holds the
+  very array assigned; in a network the values are copied into the array the network holds.
 - dtypes: a layer with parameters computes in its parameters' dtype; one without keeps the input's.
 - ``Affine``, ``Sigmoid``, ``Relu`` and ``SoftmaxWithLoss`` take ``out=`` (where to write the result),
   as NumPy's functions do. The buffers and fused paths live in :mod:`scratchnet._kernels`; why and
@@ -49,6 +53,7 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
+        self.adopted = False  # set by a network that shares this layer's arrays (Sequential)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -71,11 +76,31 @@ class Layer:
         return out_array(out, shape, dtype)
 
     def _grad_buffer(self, key: str) -> np.ndarray:
-        """``grads[key]``, reallocated only if it no longer matches ``params[key]``."""
+        """The array backward writes ``grads[key]`` into.
+
+        In a network: ``grads[key]`` itself (the network's buffer), reallocated only if it no longer
+        matches ``params[key]``. Standalone: a new array, so a gradient a caller holds is never
+        overwritten (the book's layers rebind ``self.dW`` on every backward).
+        """
         p, g = self.params[key], self.grads.get(key)
-        if g is None or g.shape != p.shape or g.dtype != p.dtype:
-            g = self.grads[key] = np.zeros_like(p)
+        if not self.adopted or g is None or g.shape != p.shape or g.dtype != p.dtype:
+            g = self.grads[key] = np.empty_like(p)
         return g
+
+    def _set_array(self, store: dict[str, np.ndarray], key: str, value) -> None:
+        """``layer.W = value`` (and the like), after checking the shape (ValueError naming ``key``).
+
+        Standalone: ``store[key]`` becomes ``value`` itself when it is a float array, as the book's
+        plain attribute does (a student's ``params[...]`` and the layer stay one array). In a network:
+        the values are copied into ``store[key]``, so network, layer and optimiser still share it.
+        """
+        value = as_float_array(key, value)
+        if value.shape != store[key].shape:
+            raise ValueError(f"{key}: expected shape {store[key].shape}, got {value.shape}")
+        if self.adopted:
+            np.copyto(store[key], value, casting="same_kind")
+        else:
+            store[key] = value
 
 
 class Affine(Layer):
@@ -136,20 +161,11 @@ class Affine(Layer):
         dx = np.dot(dout, W.T, out=self._out(out, self.x.shape, W.dtype))
         return dx if dx.shape == self.original_x_shape else dx.reshape(self.original_x_shape)
 
-    # The textbook's attribute names. Assigning W or b writes into the array the layer (and its
-    # network) already holds, so the network's params and packed buffer see the new values.
-    W = property(lambda self: self.params["W"], lambda self, v: _assign(self.params, "W", v))
-    b = property(lambda self: self.params["b"], lambda self, v: _assign(self.params, "b", v))
+    # The textbook's attribute names; assignment as Layer._set_array says.
+    W = property(lambda self: self.params["W"], lambda self, v: self._set_array(self.params, "W", v))
+    b = property(lambda self: self.params["b"], lambda self, v: self._set_array(self.params, "b", v))
     dW = property(lambda self: self.grads["W"])
     db = property(lambda self: self.grads["b"])
-
-
-def _assign(params: dict[str, np.ndarray], key: str, value) -> None:
-    """Copy ``value`` into ``params[key]`` in place, after checking its shape."""
-    value = as_float_array(key, value)
-    if value.shape != params[key].shape:
-        raise ValueError(f"{key}: expected shape {params[key].shape}, got {value.shape}")
-    np.copyto(params[key], value, casting="same_kind")
 
 
 class Sigmoid(Layer):
@@ -454,13 +470,16 @@ class BatchNormalization(Layer):
         self.std: np.ndarray | None = None
         self.train_flg = True
 
-    # Assignable like Affine's W and b: the values are copied into the arrays the network holds.
-    gamma = property(lambda self: self.params["gamma"], lambda self, v: _assign(self.params, "gamma", v))
-    beta = property(lambda self: self.params["beta"], lambda self, v: _assign(self.params, "beta", v))
+    # Assignable like Affine's W and b (Layer._set_array).
+    gamma = property(lambda self: self.params["gamma"],
+                     lambda self, v: self._set_array(self.params, "gamma", v))
+    beta = property(lambda self: self.params["beta"], lambda self, v: self._set_array(self.params, "beta", v))
     dgamma = property(lambda self: self.grads["gamma"])
     dbeta = property(lambda self: self.grads["beta"])
-    running_mean = property(lambda self: self.buffers["running_mean"])
-    running_var = property(lambda self: self.buffers["running_var"])
+    running_mean = property(lambda self: self.buffers["running_mean"],
+                            lambda self, v: self._set_array(self.buffers, "running_mean", v))
+    running_var = property(lambda self: self.buffers["running_var"],
+                           lambda self, v: self._set_array(self.buffers, "running_var", v))
 
     def __repr__(self) -> str:
         d = self.params["gamma"].shape[0]

@@ -38,7 +38,7 @@ from ._checks import (
 from ._io import atomic_write
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, train_flag
+from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss, train_flag
 from .util import format_table
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
@@ -91,6 +91,9 @@ class Sequential:
             seen = ", ".join(f"{name} {p.dtype}" for name, p in self.params.items())
             raise ValueError(f"layers: expected parameters of one dtype, got {seen}")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
+        for layer in self.layers:  # checked: their arrays are shared with params/grads from here on
+            if isinstance(layer, Layer):
+                layer.adopted = True
 
     @property
     def last_layer(self):

@@ -152,7 +152,6 @@ def test_ch05_train_neuralnet_learns_and_repeats_bit_for_bit(book_env, tmp_path)
     assert run_script("ch05_train_neuralnet", book_env, tmp_path) == first
 
 
-@pytest.mark.xfail(strict=True, reason="a layer's dW/db are buffers the next backward overwrites (PHASE2 9)")
 def test_ch05_gradient_dicts_stay_valid_after_the_next_call(student):
     mod = student("ch05_two_layer_net")
     np.random.seed(0)
@@ -440,7 +439,6 @@ def test_networks_expose_the_books_ordered_layers():
                                   "Affine3"]
 
 
-@pytest.mark.xfail(strict=True, reason=NEED_SETTABLE)
 def test_assigning_affine_W_lands_in_the_networks_buffers():
     from scratchnet import TwoLayerNet
     from scratchnet.layers import Affine
