@@ -2,6 +2,8 @@
 
 Every network offers the same interface (the one optimisers, trainers and gradient checks rely on):
 
+- ``layers``: the book's OrderedDict of the layers before the loss (``'Affine1'``, ``'Relu1'``,
+  ...), ``last_layer`` the loss; ``layer_list`` all of them in order, the loss last.
 - ``params``: a flat dict with stable names, numbered per parameter kind in layer order: the k-th
   Affine holds ``W{k}``/``b{k}``, the k-th BatchNormalization ``gamma{k}``/``beta{k}``. The values
   are the very arrays the layers compute with: update them in place (``params["W1"] -= ...``),
@@ -22,6 +24,7 @@ import functools
 import inspect
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,20 +67,30 @@ class Sequential:
     weight_decay_lambda : float
         L2 weight decay: 0.5 * lambda * sum(W**2) over every weight ``W{k}`` (not biases, not
         batch-norm parameters) is added to the loss and lambda * W to its gradient.
+    names : sequence of str, optional
+        The keys of ``layers``, one per layer before the loss. By default the book's: the class
+        name and its count, ``Affine1``, ``Relu1``, ``Affine2``, ``BatchNorm1``, ``Dropout1``.
 
-    Attributes: ``layers`` (the loss layer last, also ``last_layer``), ``params`` (see the module
-    docstring), ``dtype`` (the parameters' dtype, float64 if there are none; inputs are cast to it).
+    Attributes: ``layers`` (the book's OrderedDict of the layers before the loss, by name),
+    ``layer_list`` (every layer in order, the loss last), ``last_layer`` (the loss), ``params``
+    (see the module docstring), ``dtype`` (the parameters' dtype, float64 if there are none; inputs
+    are cast to it).
     """
 
-    def __init__(self, *layers, loss=None, weight_decay_lambda: float = 0.0) -> None:
+    def __init__(self, *layers, loss=None, weight_decay_lambda: float = 0.0,
+                 names: Sequence[str] | None = None) -> None:
         loss = SoftmaxWithLoss() if loss is None else loss
         _check_layers(layers, loss)
-        self.layers = [*layers, loss]
+        names = _layer_names(layers) if names is None else _checked_names(names, layers)
+        #: The layers in order, the loss layer last: what every method here walks.
+        self.layer_list = [*layers, loss]
+        #: The book's view: the hidden layers by name ('Affine1', 'Relu1', ...), the loss apart.
+        self.layers = OrderedDict(zip(names, layers, strict=True))
         self.weight_decay_lambda = check_nonnegative("weight_decay_lambda", weight_decay_lambda)
         self._train_kw = [_train_keyword(layer.forward) for layer in layers]
-        self._buffers_of_step = _StepBuffers(self.layers)
-        self._param_slots = _number_slots(self.layers, "params")
-        self._buffer_slots = _number_slots(self.layers, "buffers")
+        self._buffers_of_step = _StepBuffers(self.layer_list)
+        self._param_slots = _number_slots(self.layer_list, "params")
+        self._buffer_slots = _number_slots(self.layer_list, "buffers")
         clash = set(self._param_slots) & set(self._buffer_slots)
         if clash:
             raise ValueError(f"layers: parameter and buffer names collide: {sorted(clash)}")
@@ -91,19 +104,19 @@ class Sequential:
             seen = ", ".join(f"{name} {p.dtype}" for name, p in self.params.items())
             raise ValueError(f"layers: expected parameters of one dtype, got {seen}")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
-        for layer in self.layers:  # checked: their arrays are shared with params/grads from here on
+        for layer in self.layer_list:  # checked: their arrays are shared with params/grads from here on
             if isinstance(layer, Layer):
                 layer.adopted = True
 
     @property
     def last_layer(self):
         """The loss layer (the textbook's name)."""
-        return self.layers[-1]
+        return self.layer_list[-1]
 
     loss_layer = last_layer
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(layer) for layer in self.layers[:-1])
+        inner = ", ".join(repr(layer) for layer in self.layer_list[:-1])
         decay = f", weight_decay_lambda={self.weight_decay_lambda}" if self.weight_decay_lambda else ""
         return f"{type(self).__name__}({inner}, loss={self.last_layer!r}{decay})"
 
@@ -125,7 +138,7 @@ class Sequential:
 
     def _layer_forward(self, i: int, x, train: bool):
         """Hidden layer i's forward, with ``train`` only for layers that take it."""
-        layer, kw = self.layers[i], self._train_kw[i]
+        layer, kw = self.layer_list[i], self._train_kw[i]
         return layer.forward(x, **{kw: train}) if kw else layer.forward(x)
 
     def predict(self, x, train: bool = False, *, train_flg: bool | None = None) -> np.ndarray:
@@ -136,7 +149,7 @@ class Sequential:
         """
         train = train_flag(train, train_flg)
         out = self._as_input(x)
-        for i in range(len(self.layers) - 1):
+        for i in range(len(self.layer_list) - 1):
             out = self._layer_forward(i, out, train)
         return out
 
@@ -165,7 +178,7 @@ class Sequential:
         activations and the gradients between layers go to buffers the network keeps and are never
         handed out, so nothing the caller holds is overwritten.
         """
-        step, hidden = self._buffers_of_step, self.layers[:-1]
+        step, hidden = self._buffers_of_step, self.layer_list[:-1]
         out = step.as_input(x, self.dtype)
         for i in range(len(hidden)):
             kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
@@ -234,7 +247,7 @@ class Sequential:
         x = self._as_input(x)
         saved = {name: buf.copy() for name, buf in self._buffers().items()}
         with contextlib.ExitStack() as stack:
-            for layer in self.layers:
+            for layer in self.layer_list:
                 if isinstance(layer, Dropout):
                     stack.enter_context(layer.fixed_mask())
             try:
@@ -252,7 +265,7 @@ class Sequential:
             names.setdefault(id(layer), {})[key] = name
         kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
         layers = []
-        for layer, kw in zip(self.layers[:-1], self._train_kw, strict=True):
+        for layer, kw in zip(self.layer_list[:-1], self._train_kw, strict=True):
             forward = functools.partial(layer.forward, **{kw: True}) if kw else layer.forward
             own = names.get(id(layer), {})
             params = {own[key]: layer.params[key] for key in own}
@@ -279,7 +292,7 @@ class Sequential:
         A layer built with no seed draws from NumPy's global generator: its entry is the adapter,
         whose state checkpoints save and restore like any other.
         """
-        return {str(i): layer.rng for i, layer in enumerate(self.layers)
+        return {str(i): layer.rng for i, layer in enumerate(self.layer_list)
                 if isinstance(getattr(layer, "rng", None), (np.random.Generator, GlobalGenerator))}
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -429,7 +442,7 @@ def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
         names_of.setdefault(id(layer), []).append(name)
     rows = [("#", "layer", "output", "params", "")]
     features = "..."
-    for i, layer in enumerate(net.layers, 1):
+    for i, layer in enumerate(net.layer_list, 1):
         params = getattr(layer, "params", {})
         w = params.get("W")
         if w is not None and w.ndim == 2:
@@ -439,6 +452,31 @@ def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
         shapes = ", ".join(f"{n} {net.params[n].shape}" for n in names_of.get(id(layer), []))
         rows.append((str(i), repr(layer), output, f"{count:,}", shapes))
     return rows
+
+
+#: The book's layer names where they differ from the class name.
+BOOK_LAYER_NAMES = {"BatchNormalization": "BatchNorm"}
+
+
+def _layer_names(layers) -> list[str]:
+    """The book's keys: each layer's class name (``BatchNorm`` for BatchNormalization) and its count."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        kind = type(layer).__name__
+        kind = BOOK_LAYER_NAMES.get(kind, kind)
+        counts[kind] = counts.get(kind, 0) + 1
+        names.append(f"{kind}{counts[kind]}")
+    return names
+
+
+def _checked_names(names, layers) -> list[str]:
+    names = list(names)
+    distinct = len(set(names)) == len(names) and all(isinstance(n, str) for n in names)
+    if len(names) != len(layers) or not distinct:
+        raise ValueError(f"names: expected {len(layers)} distinct strings (one per layer before the loss), "
+                         f"got {names!r}")
+    return names
 
 
 def _accepts(method, name: str) -> bool:
@@ -540,6 +578,11 @@ class TwoLayerNet(Sequential):
         self.input_size, self.hidden_size, self.output_size = sizes
         self.activation = activation.lower()
 
+    @property
+    def lastLayer(self):  # noqa: N802 (the book's chapter 5 spelling)
+        """The loss layer, by the name the book's chapter 5 TwoLayerNet gives it (``last_layer``)."""
+        return self.last_layer
+
     def __repr__(self) -> str:
         return (f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"output_size={self.output_size}, activation={self.activation!r}, dtype={self.dtype.name})")
@@ -596,16 +639,22 @@ class MultiLayerNet(Sequential):
         sizes = [input_size, *hidden, output_size]
         affines = [_affine(rng, fan_in, fan_out, weight_init_std, dtype)
                    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)]
-        layers = []
-        for affine, width in zip(affines[:-1], hidden, strict=True):
+        layers, names = [], []  # the book's: Affine{k}, BatchNorm{k}, Activation_function{k}, Dropout{k}
+        for k, (affine, width) in enumerate(zip(affines[:-1], hidden, strict=True), 1):
             layers.append(affine)
+            names.append(f"Affine{k}")
             if use_batchnorm:
                 layers.append(BatchNormalization(np.ones(width, dtype=dtype), np.zeros(width, dtype=dtype)))
+                names.append(f"BatchNorm{k}")
             layers.append(act())
+            names.append(f"Activation_function{k}")
             if use_dropout:
                 layers.append(Dropout(dropout_ratio, inverted=dropout_inverted, seed=rng))
+                names.append(f"Dropout{k}")
         layers.append(affines[-1])
-        super().__init__(*layers, loss=SoftmaxWithLoss(loss_form), weight_decay_lambda=weight_decay_lambda)
+        names.append(f"Affine{len(affines)}")
+        super().__init__(*layers, loss=SoftmaxWithLoss(loss_form), weight_decay_lambda=weight_decay_lambda,
+                         names=names)
         self._pack_parameters()
         self.input_size, self.hidden_size_list, self.output_size = input_size, hidden, output_size
         self.hidden_layer_num = len(hidden)

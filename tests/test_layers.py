@@ -381,7 +381,7 @@ def test_batchnorm_gamma_and_beta_are_assignable_in_place():
     from scratchnet import MultiLayerNet
 
     net = MultiLayerNet(6, [4], 3, use_batchnorm=True, seed=0)
-    bn = net.layers[1]
+    bn = net.layers["BatchNorm1"]
     bn.gamma = [2.0, 2.0, 2.0, 2.0]
     bn.beta = np.arange(4.0)
     np.testing.assert_array_equal(net.params["gamma1"], 2.0)

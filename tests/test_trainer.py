@@ -383,7 +383,7 @@ def test_resume_restores_dropout_masks_and_batchnorm_statistics(blobs, tmp_path)
         straight = trainer(blobs, straight_net, epochs=2, save=False, **opts).fit()
         trainer(blobs, net(), epochs=1, run_dir=tmp_path, **opts).fit()
         resumed_net = net()
-        resumed_net.layers[3].rng.random(10)  # a different dropout stream: the checkpoint must reset it
+        resumed_net.layers["Dropout1"].rng.random(10)  # another dropout stream: the checkpoint must reset it
         tr = trainer(blobs, resumed_net, epochs=2, **opts)
         tr.load_checkpoint(tmp_path)
         resumed = tr.fit()
