@@ -16,8 +16,9 @@ import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["np", "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad",
-           "softmax", "log_softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss"]
+# sum_squared_error and cross_entropy_error come from scratchnet.losses through __getattr__ below.
+__all__ = ["np", "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu",  # noqa: F822
+           "relu_grad", "softmax", "log_softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss"]
 
 
 def identity_function(x) -> np.ndarray:
@@ -148,10 +149,19 @@ def softmax_loss(X, t) -> float:
 
     X: scores (C,) or (N, C); t: labels or one-hot, as :func:`scratchnet.losses.cross_entropy_error`.
     """
+    from .losses import cross_entropy_error
+
     return cross_entropy_error(softmax(X), t)
 
 
-# The losses live in scratchnet.losses, which imports log_softmax from here: imported last, once
-# everything above exists, so that the book's star import of this module supplies them too.
-from .losses import cross_entropy_error  # noqa: E402
-from .losses import mean_squared_error as sum_squared_error  # noqa: E402
+#: The book's names of losses that live in scratchnet.losses (one home), which imports this module.
+_LOSSES = {"cross_entropy_error": "cross_entropy_error", "sum_squared_error": "mean_squared_error"}
+
+
+def __getattr__(name: str):
+    # Looked up on first use (the star import included), so either module may be imported first.
+    if name in _LOSSES:
+        from . import losses
+
+        return getattr(losses, _LOSSES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

