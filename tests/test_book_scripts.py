@@ -1,9 +1,8 @@
 """Issue #12: the book-style chapter scripts in tests/book_scripts run on scratchnet with the book's numbers.
 
 Each script is run as the student runs it (``python ch05_gradient_check.py`` in a folder of their own),
-on the real MNIST, with ``BOOK_SCRIPT_QUICK=1`` shrinking its iterations and data. What scratchnet
-cannot do yet is marked ``xfail(strict=True)`` with the missing piece as the reason: the mark turns into
-a failure the moment the piece lands, and is then removed. PHASE2.md lists every such piece.
+on the real MNIST, with ``BOOK_SCRIPT_QUICK=1`` shrinking its iterations and data. The few
+differences that remain from the book are listed in docs/book-compatibility.md.
 """
 
 from __future__ import annotations
@@ -23,18 +22,6 @@ from dataset_support import real_mnist_dir
 
 SCRIPTS = Path(__file__).parent / "book_scripts"
 REPO = Path(__file__).resolve().parents[1]
-
-# The missing pieces, named once (PHASE2.md gives the file and the book behaviour of each).
-NEED_FUNCTIONS = "scratchnet.functions lacks the book's cross_entropy_error/sigmoid_grad (PHASE2 1a)"
-NEED_SMOOTH = "scratchnet.util lacks smooth_curve (PHASE2 1c)"
-NEED_SHUFFLE = "scratchnet.util lacks shuffle_dataset (PHASE2 1c)"
-NEED_TRAINER = "Trainer lacks the book's signature mini_batch_size/optimizer_param/.train()/*_list (PHASE2 2)"
-NEED_SEED = "np.random.seed does not reach scratchnet's weights, dropout masks, Trainer batches (PHASE2 4)"
-NEED_CONV = "Convolution/Pooling not in scratchnet.layers yet (conv helper, wave 1)"
-NEED_SETTABLE = "Affine.W/.b (and conv/batch-norm params) cannot be assigned (PHASE2 5)"
-NEED_LABELS = "labels of shape (N, 1) are refused (PHASE2 7)"
-NEED_DROPOUT = "scratchnet.layers.Dropout defaults to the inverted form, not the book's (PHASE2 6)"
-NEED_TRAIN_FLG = "predict/loss/forward take train=, not the book's train_flg= (PHASE2 3b)"
 
 # The differences the book prints for its chapter 5 gradient check (section 5.7.3).
 BOOK_CH05_DIFFS = {"W1": 2.2232446644e-13, "b1": 9.70418809871e-13, "W2": 8.41139039497e-13,
