@@ -86,7 +86,10 @@ def _is_count(v) -> bool:
 def _check_state(file: Path, name: str, state) -> None:
     """Refuse a generator state that NumPy would not take (assigning it to a scratch generator)."""
     try:
-        np.random.default_rng(0).bit_generator.state = state
+        if isinstance(state, dict) and "has_gauss" in state:  # NumPy's global generator's (legacy) state
+            np.random.RandomState(0).set_state(state)
+        else:
+            np.random.default_rng(0).bit_generator.state = state
     except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"{file}: {name}: not a valid random generator state "
                          f"({type(e).__name__}: {e})") from None

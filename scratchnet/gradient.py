@@ -21,8 +21,10 @@ from ._checks import check_callable, check_real, check_step
 from .fastgrad import MLPSpec, mlp_numerical_gradient
 
 __all__ = [
+    "np",
     "numerical_diff",
     "numerical_gradient",
+    "numerical_gradient_2d",
     "gradient_descent",
     "LayerSpec",
     "NetworkSpec",
@@ -100,6 +102,33 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
             x[idx] = original
         flat_grad[i] = (_real_value(fxh1) - _real_value(fxh2)) / (2 * h)
     return grad
+
+
+def numerical_gradient_2d(f: Callable[[np.ndarray], float], X: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """The book's row-by-row form: the gradient of ``f`` at 1-D ``X``, or at each row of 2-D ``X``.
+
+    For 2-D ``X`` row i of the result is ``numerical_gradient(f, X[i])``: ``f`` sees one row at a
+    time (the book's chapter 4 plots the gradient of ``x0**2 + x1**2`` at a grid of points this way).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float`` of a 1-D array.
+    X : ndarray of float, shape (D,) or (N, D)
+        Perturbed in place and put back, as in :func:`numerical_gradient`.
+
+    Returns
+    -------
+    ndarray of X's shape and dtype
+    """
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        grad = np.zeros_like(X)
+        for i in range(X.shape[0]):
+            grad[i] = numerical_gradient(f, X[i], h)
+        return grad
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        raise ValueError(f"X: expected shape (D,) or (N, D), got {X.shape}")
+    return numerical_gradient(f, X, h)
 
 
 def _real_value(v):

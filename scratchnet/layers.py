@@ -4,8 +4,12 @@
   ``BatchNormalization`` also take ``train`` (the book's ``train_flg``), True by default.
 - ``backward(dout)`` returns dx, the gradient with respect to the input; it never writes into
   ``dout`` or ``x``.
-- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``); ``backward``
-  fills ``grads`` in place. ``buffers`` holds saved state that is not trained.
+- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``). A standalone
+  layer's ``backward`` puts new gradient arrays in ``grads`` (as the book's layers rebind ``dW``, so
+  an array a caller kept stays valid); in a network (``Sequential`` adopts its layers) it writes
+  into the network's gradient buffers. ``buffers`` holds saved state that is not trained.
+- Parameters are assignable by the book's names (``layer.W = ...``): a standalone layer holds the
+  very array assigned; in a network the values are copied into the array the network holds.
 - dtypes: a layer with parameters computes in its parameters' dtype; one without keeps the input's.
 - ``Affine``, ``Sigmoid``, ``Relu`` and ``SoftmaxWithLoss`` take ``out=`` (where to write the result),
   as NumPy's functions do. The buffers and fused paths live in :mod:`scratchnet._kernels`; why and
@@ -19,12 +23,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import as_float_array, as_generator, check_positive
+from ._checks import as_float_array, as_generator, check_positive, label_column_as_vector
 from ._kernels import FusedSoftmaxLoss, check_dout, flatten_features, out_array, sigmoid_into, valid_labels
 from .functions import softmax
 from .losses import cross_entropy_error, softmax_cross_entropy
 
 __all__ = [
+    "np",
     "Layer",
     "Affine",
     "Sigmoid",
@@ -36,6 +41,11 @@ __all__ = [
 ]
 
 
+def train_flag(train: bool, train_flg: bool | None) -> bool:
+    """``train``, or the book's ``train_flg`` when that keyword was given."""
+    return bool(train if train_flg is None else train_flg)
+
+
 class Layer:
     """Base class: empty ``params``, ``grads`` and ``buffers``, and the checks every layer shares."""
 
@@ -43,6 +53,7 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
+        self.adopted = False  # set by a network that shares this layer's arrays (Sequential)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -65,11 +76,31 @@ class Layer:
         return out_array(out, shape, dtype)
 
     def _grad_buffer(self, key: str) -> np.ndarray:
-        """``grads[key]``, reallocated only if it no longer matches ``params[key]``."""
+        """The array backward writes ``grads[key]`` into.
+
+        In a network: ``grads[key]`` itself (the network's buffer), reallocated only if it no longer
+        matches ``params[key]``. Standalone: a new array, so a gradient a caller holds is never
+        overwritten (the book's layers rebind ``self.dW`` on every backward).
+        """
         p, g = self.params[key], self.grads.get(key)
-        if g is None or g.shape != p.shape or g.dtype != p.dtype:
-            g = self.grads[key] = np.zeros_like(p)
+        if not self.adopted or g is None or g.shape != p.shape or g.dtype != p.dtype:
+            g = self.grads[key] = np.empty_like(p)
         return g
+
+    def _set_array(self, store: dict[str, np.ndarray], key: str, value) -> None:
+        """``layer.W = value`` (and the like), after checking the shape (ValueError naming ``key``).
+
+        Standalone: ``store[key]`` becomes ``value`` itself when it is a float array, as the book's
+        plain attribute does (a student's ``params[...]`` and the layer stay one array). In a network:
+        the values are copied into ``store[key]``, so network, layer and optimiser still share it.
+        """
+        value = as_float_array(key, value)
+        if value.shape != store[key].shape:
+            raise ValueError(f"{key}: expected shape {store[key].shape}, got {value.shape}")
+        if self.adopted:
+            np.copyto(store[key], value, casting="same_kind")
+        else:
+            store[key] = value
 
 
 class Affine(Layer):
@@ -130,20 +161,11 @@ class Affine(Layer):
         dx = np.dot(dout, W.T, out=self._out(out, self.x.shape, W.dtype))
         return dx if dx.shape == self.original_x_shape else dx.reshape(self.original_x_shape)
 
-    # The textbook's attribute names. Assigning W or b writes into the array the layer (and its
-    # network) already holds, so the network's params and packed buffer see the new values.
-    W = property(lambda self: self.params["W"], lambda self, v: _assign(self.params, "W", v))
-    b = property(lambda self: self.params["b"], lambda self, v: _assign(self.params, "b", v))
+    # The textbook's attribute names; assignment as Layer._set_array says.
+    W = property(lambda self: self.params["W"], lambda self, v: self._set_array(self.params, "W", v))
+    b = property(lambda self: self.params["b"], lambda self, v: self._set_array(self.params, "b", v))
     dW = property(lambda self: self.grads["W"])
     db = property(lambda self: self.grads["b"])
-
-
-def _assign(params: dict[str, np.ndarray], key: str, value) -> None:
-    """Copy ``value`` into ``params[key]`` in place, after checking its shape."""
-    value = as_float_array(key, value)
-    if value.shape != params[key].shape:
-        raise ValueError(f"{key}: expected shape {params[key].shape}, got {value.shape}")
-    np.copyto(params[key], value, casting="same_kind")
 
 
 class Sigmoid(Layer):
@@ -230,8 +252,9 @@ class Softmax(Layer):
 class SoftmaxWithLoss(Layer):
     """Softmax followed by the cross-entropy loss: the last layer of a classifier.
 
-    ``forward(x, t)`` takes scores x (N, C) and teacher t, integer labels (N,) or one-hot (N, C)
-    (soft targets' rows sum to 1), and returns the mean loss over the batch as a float.
+    ``forward(x, t)`` takes scores x (N, C) and teacher t, integer labels (N,) (or (N, 1), as the
+    book's chapter 7 passes them) or one-hot (N, C) (soft targets' rows sum to 1), and returns
+    the mean loss over the batch as a float.
 
     Parameters
     ----------
@@ -270,7 +293,7 @@ class SoftmaxWithLoss(Layer):
         x = as_float_array("x", x)
         if x.ndim != 2:
             raise ValueError(f"x: expected scores of shape (N, C), got {x.shape}")
-        t = np.asarray(t)
+        t = label_column_as_vector(np.asarray(t), x.shape)
         self._x, self._y = x, None
         self._fused.clear()
         if self.form == "fused" and valid_labels(t, *x.shape):
@@ -320,16 +343,18 @@ class Dropout(Layer):
     dropout_ratio : float in [0, 1)
         Probability of dropping a unit.
     inverted : bool
-        True (default): scale kept units by 1 / (1 - ratio) while training, so that inference is
-        the identity. False: the textbook's form, which keeps units unscaled while training and
-        multiplies by (1 - ratio) at inference. Both have the same expected output.
+        False (default): the textbook's form, which keeps units unscaled while training and
+        multiplies by (1 - ratio) at inference (so the book's trained weights give the book's
+        accuracy). True: scale kept units by 1 / (1 - ratio) while training, so that inference is
+        the identity. Both have the same expected output.
     seed : int, numpy.random.Generator or None
-        Source of the masks. A Generator is used as it is (a network shares its own).
+        Source of the masks. A Generator is used as it is (a network shares its own). None:
+        NumPy's global generator, ``np.random.rand(*x.shape)`` per mask as in the book.
 
     Input and output: any shape, float; dtype kept. ``mask`` (bool, True = kept) is the last mask.
     """
 
-    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = True, seed=None) -> None:
+    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = False, seed=None) -> None:
         super().__init__()
         if not 0 <= dropout_ratio < 1:
             raise ValueError(f"dropout_ratio: expected a value in [0, 1), got {dropout_ratio}")
@@ -357,20 +382,21 @@ class Dropout(Layer):
         finally:
             self._keep_mask = previous
 
-    def forward(self, x, train: bool = True) -> np.ndarray:
+    def forward(self, x, train: bool = True, *, train_flg: bool | None = None) -> np.ndarray:
         """Return x with dropped units zeroed (training) or the inference output (train=False).
 
         Parameters
         ----------
         x : array_like, any shape, float
         train : bool
-            The textbook's ``train_flg``. With ``inverted`` (default) inference returns ``x``
-            itself, not a copy.
+            The textbook's ``train_flg`` (also accepted by that name). With ``inverted=True``
+            inference returns ``x`` itself, not a copy.
 
         Returns
         -------
         ndarray of x's shape and dtype
         """
+        train = train_flag(train, train_flg)
         x = as_float_array("x", x)
         self._forwarded = True
         if not train:
@@ -444,31 +470,35 @@ class BatchNormalization(Layer):
         self.std: np.ndarray | None = None
         self.train_flg = True
 
-    # Assignable like Affine's W and b: the values are copied into the arrays the network holds.
-    gamma = property(lambda self: self.params["gamma"], lambda self, v: _assign(self.params, "gamma", v))
-    beta = property(lambda self: self.params["beta"], lambda self, v: _assign(self.params, "beta", v))
+    # Assignable like Affine's W and b (Layer._set_array).
+    gamma = property(lambda self: self.params["gamma"],
+                     lambda self, v: self._set_array(self.params, "gamma", v))
+    beta = property(lambda self: self.params["beta"], lambda self, v: self._set_array(self.params, "beta", v))
     dgamma = property(lambda self: self.grads["gamma"])
     dbeta = property(lambda self: self.grads["beta"])
-    running_mean = property(lambda self: self.buffers["running_mean"])
-    running_var = property(lambda self: self.buffers["running_var"])
+    running_mean = property(lambda self: self.buffers["running_mean"],
+                            lambda self, v: self._set_array(self.buffers, "running_mean", v))
+    running_var = property(lambda self: self.buffers["running_var"],
+                           lambda self, v: self._set_array(self.buffers, "running_var", v))
 
     def __repr__(self) -> str:
         d = self.params["gamma"].shape[0]
         return f"BatchNormalization({d}, momentum={self.momentum}, eps={self.eps})"
 
-    def forward(self, x, train: bool = True) -> np.ndarray:
+    def forward(self, x, train: bool = True, *, train_flg: bool | None = None) -> np.ndarray:
         """Normalize with the batch's statistics (train, updating the running ones) or the running ones.
 
         Parameters
         ----------
         x : array_like, shape (N, D) or (N, ...) with D features; cast to gamma's dtype.
         train : bool
-            The textbook's ``train_flg``.
+            The textbook's ``train_flg`` (also accepted by that name).
 
         Returns
         -------
         ndarray of x's shape, gamma's dtype
         """
+        train = train_flag(train, train_flg)
         gamma = self.params["gamma"]
         x = as_float_array("x", x)
         x2 = flatten_features(x, gamma.shape[0]).astype(gamma.dtype, copy=False)
@@ -574,8 +604,9 @@ class Convolution(Layer):
         self._dw_parts: np.ndarray | None = None
         self._dx_bufs: dict[str, np.ndarray] = {}
 
-    W = property(lambda self: self.params["W"])
-    b = property(lambda self: self.params["b"])
+    # Assignable like Affine's (Layer._set_array): the book's load_params does ``layer.W = ...``.
+    W = property(lambda self: self.params["W"], lambda self, v: self._set_array(self.params, "W", v))
+    b = property(lambda self: self.params["b"], lambda self, v: self._set_array(self.params, "b", v))
     dW = property(lambda self: self.grads["W"])
     db = property(lambda self: self.grads["b"])
 
@@ -660,6 +691,7 @@ class Pooling(Layer):
     ----------
     pool_h, pool_w : int >= 1
     stride : int >= 1
+        1 by default, as the book's signature (its networks pass ``stride=2``).
     pad : int >= 0
         Zeros added around H and W before pooling, as the textbook's im2col does.
 
@@ -668,7 +700,7 @@ class Pooling(Layer):
     first maximum of its window (the textbook's argmax).
     """
 
-    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> None:
         super().__init__()
         for name, value, low in (("pool_h", pool_h, 1), ("pool_w", pool_w, 1), ("stride", stride, 1),
                                  ("pad", pad, 0)):

@@ -2,6 +2,8 @@
 
 Every network offers the interface optimisers, trainers and gradient checks rely on:
 
+- ``layers``: the book's OrderedDict of the layers before the loss (``'Affine1'``, ``'Relu1'``, ...),
+  ``last_layer`` the loss; ``layer_list`` all of them in order, the loss last.
 - ``params``: a flat dict named per parameter kind in layer order (the k-th Affine's ``W{k}``/``b{k}``,
   the k-th BatchNormalization's ``gamma{k}``/``beta{k}``), holding the layers' own arrays: update
   them in place, never rebind them. TwoLayerNet and MultiLayerNet pack them into one flat buffer
@@ -19,20 +21,23 @@ import functools
 import inspect
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from ._checks import (
+    GlobalGenerator,
     as_float_array,
     as_generator,
     check_labels,
     check_nonnegative,
     check_positive_int,
+    label_column_as_vector,
 )
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss, train_flag
 from .util import atomic_write, format_table
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
@@ -50,28 +55,38 @@ class Sequential:
     ----------
     *layers : layer objects
         Anything with ``forward(x)`` and ``backward(dout)``; ``params``/``grads``/``buffers`` dicts
-        are read when present. ``train`` is passed only to layers whose ``forward`` accepts it, so
-        a textbook-style layer of your own works here as it is.
+        are read when present. ``train`` is passed only to layers whose ``forward`` accepts it (as
+        ``train_flg`` to a layer written the book's way), so a textbook-style layer works as it is.
     loss : layer, optional
         The last layer, ``forward(x, t) -> float`` and ``backward(dout=1.0)``. A new
         ``SoftmaxWithLoss()`` by default.
     weight_decay_lambda : float
         L2 weight decay: 0.5 * lambda * sum(W**2) over every weight ``W{k}`` (not biases, not
         batch-norm parameters) is added to the loss and lambda * W to its gradient.
+    names : sequence of str, optional
+        The keys of ``layers``, one per layer before the loss. By default the book's: the class
+        name and its count, ``Affine1``, ``Relu1``, ``Affine2``, ``BatchNorm1``, ``Dropout1``.
 
-    Attributes: ``layers`` (the loss layer last, also ``last_layer``), ``params`` (see the module
-    docstring), ``dtype`` (the parameters' dtype, float64 if there are none; inputs are cast to it).
+    Attributes: ``layers`` (the book's OrderedDict of the layers before the loss, by name),
+    ``layer_list`` (every layer in order, the loss last), ``last_layer`` (the loss), ``params``
+    (see the module docstring), ``dtype`` (the parameters' dtype, float64 if there are none; inputs
+    are cast to it).
     """
 
-    def __init__(self, *layers, loss=None, weight_decay_lambda: float = 0.0) -> None:
+    def __init__(self, *layers, loss=None, weight_decay_lambda: float = 0.0,
+                 names: Sequence[str] | None = None) -> None:
         loss = SoftmaxWithLoss() if loss is None else loss
         _check_layers(layers, loss)
-        self.layers = [*layers, loss]
+        names = _layer_names(layers) if names is None else _checked_names(names, layers)
+        #: The layers in order, the loss layer last: what every method here walks.
+        self.layer_list = [*layers, loss]
+        #: The book's view: the hidden layers by name ('Affine1', 'Relu1', ...), the loss apart.
+        self.layers = OrderedDict(zip(names, layers, strict=True))
         self.weight_decay_lambda = check_nonnegative("weight_decay_lambda", weight_decay_lambda)
-        self._takes_train = [_accepts(layer.forward, "train") for layer in layers]
-        self._buffers_of_step = _StepBuffers(self.layers)
-        self._param_slots = _number_slots(self.layers, "params")
-        self._buffer_slots = _number_slots(self.layers, "buffers")
+        self._train_kw = [_train_keyword(layer.forward) for layer in layers]
+        self._buffers_of_step = _StepBuffers(self.layer_list)
+        self._param_slots = _number_slots(self.layer_list, "params")
+        self._buffer_slots = _number_slots(self.layer_list, "buffers")
         clash = set(self._param_slots) & set(self._buffer_slots)
         if clash:
             raise ValueError(f"layers: parameter and buffer names collide: {sorted(clash)}")
@@ -85,16 +100,19 @@ class Sequential:
             seen = ", ".join(f"{name} {p.dtype}" for name, p in self.params.items())
             raise ValueError(f"layers: expected parameters of one dtype, got {seen}")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
+        for layer in self.layer_list:  # checked: their arrays are shared with params/grads from here on
+            if isinstance(layer, Layer):
+                layer.adopted = True
 
     @property
     def last_layer(self):
         """The loss layer (the textbook's name)."""
-        return self.layers[-1]
+        return self.layer_list[-1]
 
     loss_layer = last_layer
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(layer) for layer in self.layers[:-1])
+        inner = ", ".join(repr(layer) for layer in self.layer_list[:-1])
         decay = f", weight_decay_lambda={self.weight_decay_lambda}" if self.weight_decay_lambda else ""
         return f"{type(self).__name__}({inner}, loss={self.last_layer!r}{decay})"
 
@@ -116,16 +134,18 @@ class Sequential:
 
     def _layer_forward(self, i: int, x, train: bool):
         """Hidden layer i's forward, with ``train`` only for layers that take it."""
-        layer = self.layers[i]
-        return layer.forward(x, train=train) if self._takes_train[i] else layer.forward(x)
+        layer, kw = self.layer_list[i], self._train_kw[i]
+        return layer.forward(x, **{kw: train}) if kw else layer.forward(x)
 
-    def predict(self, x, train: bool = False) -> np.ndarray:
+    def predict(self, x, train: bool = False, *, train_flg: bool | None = None) -> np.ndarray:
         """Return the scores before the softmax, (N, C) in the network's dtype, for x of shape (N, ...).
 
-        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``).
+        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``, also
+        accepted by that name).
         """
+        train = train_flag(train, train_flg)
         out = self._as_input(x)
-        for i in range(len(self.layers) - 1):
+        for i in range(len(self.layer_list) - 1):
             out = self._layer_forward(i, out, train)
         return out
 
@@ -135,8 +155,9 @@ class Sequential:
         total = sum(float(np.vdot(self.params[name], self.params[name])) for name in self._decayed)
         return 0.5 * self.weight_decay_lambda * total
 
-    def loss(self, x, t, train: bool = False) -> float:
+    def loss(self, x, t, train: bool = False, *, train_flg: bool | None = None) -> float:
         """Return the loss of the batch (plus weight decay) as a float; t: labels (N,) or one-hot (N, C)."""
+        train = train_flag(train, train_flg)
         return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
 
     def accuracy(self, x, t) -> float:
@@ -153,10 +174,10 @@ class Sequential:
         activations and the gradients between layers go to buffers the network keeps and are never
         handed out, so nothing the caller holds is overwritten.
         """
-        step, hidden = self._buffers_of_step, self.layers[:-1]
+        step, hidden = self._buffers_of_step, self.layer_list[:-1]
         out = step.as_input(x, self.dtype)
         for i in range(len(hidden)):
-            kwargs = {"train": True} if self._takes_train[i] else {}
+            kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
             out = step.forward(i, out, kwargs)
         loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
         dout = step.backward(len(hidden), 1.0, like=out)
@@ -206,10 +227,14 @@ class Sequential:
         """The layers' buffers (batch-norm running statistics) by name, the arrays themselves (not copies)."""
         return self._buffers()
 
-    def generators(self) -> dict[str, np.random.Generator]:
-        """The random generators the layers draw from (dropout masks), keyed by layer index."""
-        return {str(i): layer.rng for i, layer in enumerate(self.layers)
-                if isinstance(getattr(layer, "rng", None), np.random.Generator)}
+    def generators(self) -> dict[str, np.random.Generator | GlobalGenerator]:
+        """The random generators the layers draw from (dropout masks), keyed by layer index.
+
+        A layer built with no seed draws from NumPy's global generator: its entry is the adapter,
+        whose state checkpoints save and restore like any other.
+        """
+        return {str(i): layer.rng for i, layer in enumerate(self.layer_list)
+                if isinstance(getattr(layer, "rng", None), (np.random.Generator, GlobalGenerator))}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer (batch-norm running statistics), by name."""
@@ -303,8 +328,8 @@ def network_spec(net: Sequential) -> NetworkSpec:
         names.setdefault(id(layer), {})[key] = name
     kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
     layers = []
-    for layer, takes_train in zip(net.layers[:-1], net._takes_train, strict=True):
-        forward = functools.partial(layer.forward, train=True) if takes_train else layer.forward
+    for layer, kw in zip(net.layer_list[:-1], net._train_kw, strict=True):
+        forward = functools.partial(layer.forward, **{kw: True}) if kw else layer.forward
         own = names.get(id(layer), {})
         params = {own[key]: layer.params[key] for key in own}
         layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
@@ -322,7 +347,7 @@ def _held_still(net: Sequential) -> Iterator[None]:
     """Within this block the dropout masks stay fixed; the buffers are restored when it ends."""
     saved = {name: buf.copy() for name, buf in net.buffers().items()}
     with contextlib.ExitStack() as stack:
-        for layer in net.layers:
+        for layer in net.layer_list:
             if isinstance(layer, Dropout):
                 stack.enter_context(layer.fixed_mask())
         try:
@@ -352,8 +377,8 @@ def _check_layers(layers: tuple, loss) -> None:
 
 
 def _as_labels(t, n: int, c: int) -> np.ndarray:
-    """Integer labels (N,) from labels or one-hot targets (N, C), checked."""
-    t = np.asarray(t)
+    """Integer labels (N,) from labels (N,) or (N, 1) or one-hot targets (N, C), checked."""
+    t = label_column_as_vector(np.asarray(t), (n, c))
     if t.shape == (n, c):
         return np.argmax(t, axis=1)
     if t.shape == (n,):
@@ -398,7 +423,7 @@ def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
         names_of.setdefault(id(layer), []).append(name)
     rows = [("#", "layer", "output", "params", "")]
     features = "..."
-    for i, layer in enumerate(net.layers, 1):
+    for i, layer in enumerate(net.layer_list, 1):
         params = getattr(layer, "params", {})
         w = params.get("W")
         if w is not None and w.ndim == 2:
@@ -410,12 +435,42 @@ def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
     return rows
 
 
+#: The book's layer names where they differ from the class name.
+BOOK_LAYER_NAMES = {"BatchNormalization": "BatchNorm", "Convolution": "Conv", "Pooling": "Pool"}
+
+
+def _layer_names(layers) -> list[str]:
+    """The book's keys: each layer's class name (short: ``BatchNorm``, ``Conv``, ``Pool``) and its count."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        kind = type(layer).__name__
+        kind = BOOK_LAYER_NAMES.get(kind, kind)
+        counts[kind] = counts.get(kind, 0) + 1
+        names.append(f"{kind}{counts[kind]}")
+    return names
+
+
+def _checked_names(names, layers) -> list[str]:
+    names = list(names)
+    distinct = len(set(names)) == len(names) and all(isinstance(n, str) for n in names)
+    if len(names) != len(layers) or not distinct:
+        raise ValueError(f"names: expected {len(layers)} distinct strings (one per layer before the loss), "
+                         f"got {names!r}")
+    return names
+
+
 def _accepts(method, name: str) -> bool:
     """Whether ``method`` takes a parameter called ``name`` (``train``, ``out``)."""
     try:
         return name in inspect.signature(method).parameters
     except (TypeError, ValueError):  # a builtin without a signature
         return False
+
+
+def _train_keyword(forward) -> str | None:
+    """How a layer's forward takes its training flag: ``"train"``, the book's ``"train_flg"``, or None."""
+    return next((kw for kw in ("train", "train_flg") if _accepts(forward, kw)), None)
 
 
 def _number_slots(layers: list, attr: str) -> dict[str, tuple[object, str]]:
@@ -477,7 +532,8 @@ class TwoLayerNet(Sequential):
         (sqrt(2 / fan_in)) or "sigmoid"/"xavier" (sqrt(1 / fan_in)). Biases start at zero.
     activation : {"sigmoid", "relu"}
     seed : int, numpy.random.Generator or None
-        The source of the initial weights; the same seed gives the same network.
+        The source of the initial weights; the same seed gives the same network. None: NumPy's
+        global generator, drawn as the book draws (``np.random.seed(n)`` gives the book's weights).
     dtype : float32 or float64
     loss_form : {"fused", "textbook"}
         See :class:`SoftmaxWithLoss`.
@@ -503,6 +559,11 @@ class TwoLayerNet(Sequential):
         self.input_size, self.hidden_size, self.output_size = sizes
         self.activation = activation.lower()
 
+    @property
+    def lastLayer(self):  # noqa: N802 (the book's chapter 5 spelling)
+        """The loss layer, by the name the book's chapter 5 TwoLayerNet gives it (``last_layer``)."""
+        return self.last_layer
+
     def __repr__(self) -> str:
         return (f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"output_size={self.output_size}, activation={self.activation!r}, dtype={self.dtype.name})")
@@ -527,11 +588,15 @@ class MultiLayerNet(Sequential):
         L2 weight decay: 0.5 * lambda * sum(W**2) in the loss, lambda * W in the gradients.
     use_dropout : bool
     dropout_ratio : float
-        Inverted dropout (see :class:`Dropout`).
+        The probability of dropping a unit.
+    dropout_inverted : bool
+        Keyword-only. True (default): inverted dropout; False: the book's form, as
+        :class:`~scratchnet.multi_layer_net_extend.MultiLayerNetExtend` uses (see :class:`Dropout`).
     use_batchnorm : bool
         Parameters gamma{k} (ones) and beta{k} (zeros) for hidden layer k.
     seed : int, numpy.random.Generator or None
-        The source of the weights and the dropout masks.
+        The source of the weights and the dropout masks. None: NumPy's global generator, drawn
+        as the book draws (``np.random.seed(n)`` gives the book's weights).
     dtype : float32 or float64
     loss_form : {"fused", "textbook"}
 
@@ -541,7 +606,8 @@ class MultiLayerNet(Sequential):
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std="relu", weight_decay_lambda: float = 0,
                  use_dropout: bool = False, dropout_ratio: float = 0.5, use_batchnorm: bool = False,
-                 *, seed=None, dtype=np.float64, loss_form: str = "fused") -> None:
+                 *, dropout_inverted: bool = True, seed=None, dtype=np.float64,
+                 loss_form: str = "fused") -> None:
         input_size = check_positive_int("input_size", input_size)
         output_size = check_positive_int("output_size", output_size)
         widths_given = isinstance(hidden_size_list, (Sequence, np.ndarray))
@@ -554,21 +620,28 @@ class MultiLayerNet(Sequential):
         sizes = [input_size, *hidden, output_size]
         affines = [_affine(rng, fan_in, fan_out, weight_init_std, dtype)
                    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)]
-        layers = []
-        for affine, width in zip(affines[:-1], hidden, strict=True):
+        layers, names = [], []  # the book's: Affine{k}, BatchNorm{k}, Activation_function{k}, Dropout{k}
+        for k, (affine, width) in enumerate(zip(affines[:-1], hidden, strict=True), 1):
             layers.append(affine)
+            names.append(f"Affine{k}")
             if use_batchnorm:
                 layers.append(BatchNormalization(np.ones(width, dtype=dtype), np.zeros(width, dtype=dtype)))
+                names.append(f"BatchNorm{k}")
             layers.append(act())
+            names.append(f"Activation_function{k}")
             if use_dropout:
-                layers.append(Dropout(dropout_ratio, seed=rng))
+                layers.append(Dropout(dropout_ratio, inverted=dropout_inverted, seed=rng))
+                names.append(f"Dropout{k}")
         layers.append(affines[-1])
-        super().__init__(*layers, loss=SoftmaxWithLoss(loss_form), weight_decay_lambda=weight_decay_lambda)
+        names.append(f"Affine{len(affines)}")
+        super().__init__(*layers, loss=SoftmaxWithLoss(loss_form), weight_decay_lambda=weight_decay_lambda,
+                         names=names)
         self._pack_parameters()
         self.input_size, self.hidden_size_list, self.output_size = input_size, hidden, output_size
         self.hidden_layer_num = len(hidden)
         self.activation = activation.lower()
         self.use_dropout, self.dropout_ratio = bool(use_dropout), dropout_ratio
+        self.dropout_inverted = bool(dropout_inverted)
         self.use_batchnorm = bool(use_batchnorm)
 
     def __repr__(self) -> str:

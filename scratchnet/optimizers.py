@@ -30,6 +30,7 @@ __all__ = [
     "Nesterov",
     "AdaGrad",
     "RMSProp",
+    "RMSprop",
     "Adam",
     "OPTIMIZERS",
     "get_optimizer",
@@ -71,6 +72,9 @@ class Optimizer:
         super().__init_subclass__(**kwargs)
         if "_step" in cls.__dict__ and "elementwise" not in cls.__dict__:
             cls.elementwise = False
+        for slot in cls.slots:  # the book's attribute names: Momentum.v, AdaGrad.h, Adam.m, ...
+            if not hasattr(cls, slot):
+                setattr(cls, slot, _slot_property(slot))
         if not register:
             return
         key = cls.__name__.lower()
@@ -221,6 +225,12 @@ class Optimizer:
         self.t = int(t)
         self.state = state
         self._tmp = {}
+
+
+def _slot_property(slot: str) -> property:
+    """A read-only view of ``state[slot]``: dict keyed like params, None before the first update."""
+    return property(lambda self: self.state.get(slot), doc=f"The book's ``{slot}``: ``state[{slot!r}]``, "
+                    "a dict keyed like params (None before the first update).")
 
 
 def _check_keys(what: str, got: Mapping, params: Mapping) -> None:
@@ -401,6 +411,10 @@ class RMSProp(Optimizer):
         _adaptive_step(p, g, h, self.lr, self.eps, tmp)
 
 
+#: The book spells it ``RMSprop``; one class, two names.
+RMSprop = RMSProp
+
+
 class Adam(Optimizer):
     """Adam: bias-corrected running averages of the gradient and its square.
 
@@ -434,6 +448,11 @@ class Adam(Optimizer):
         self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0, low_open=False)
         self.eps = check_real("eps", eps, low=0.0)
         self._lr_t = 0.0
+
+    @property
+    def iter(self) -> int:
+        """The book's name of ``t``: the number of updates so far."""
+        return self.t
 
     def _begin_step(self) -> None:
         self._lr_t = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)

@@ -1,5 +1,6 @@
-"""Utilities, as the textbook's ``common/util.py``: atomic file writes, BLAS thread limits, plain-text
-tables, and the convolution helpers ``conv_output_size``, ``im2col`` and ``col2im`` (chapter 7).
+"""Utilities, as the textbook's ``common/util.py``: the book's ``smooth_curve`` and ``shuffle_dataset``,
+the convolution helpers ``conv_output_size``, ``im2col`` and ``col2im`` (chapter 7), atomic file writes,
+BLAS thread limits and plain-text tables.
 
 threadpoolctl is optional: without it :func:`blas_threads` does nothing (the results are the
 same, only the speed differs) and :func:`blas_libraries` returns an empty list.
@@ -19,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from . import _conv
-from ._checks import check_positive_int
+from ._checks import as_float_array, as_generator, check_positive_int
 
 __all__ = [
+    "np", "smooth_curve", "shuffle_dataset", "conv_output_size", "im2col", "col2im",
     "AtomicFile", "atomic_write", "blas_threads", "blas_libraries", "format_table",
-    "conv_output_size", "im2col", "col2im",
 ]
 
 _UMASK = os.umask(0o022)  # read the process's umask (the only way) and put it back at once
@@ -160,6 +161,57 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+#: The book's loss-curve smoother: an 11-point Kaiser window of beta 2.
+SMOOTH_WINDOW, SMOOTH_BETA = 11, 2
+
+
+def smooth_curve(x) -> np.ndarray:
+    """Smooth a loss curve as the book's figures do: a weighted moving mean over 11 points.
+
+    The weights are ``np.kaiser(11, 2)`` normalised to sum 1. At the ends the curve is extended by
+    reflection, as the book extends it: at the start about ``x[0]`` (x[5], ..., x[1]), at the end
+    through ``x[-1]`` (x[-1], ..., x[-5]), so every output is a mean of 11 values.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,), n >= 1
+
+    Returns
+    -------
+    ndarray, shape (n,), float
+    """
+    x = as_float_array("x", x)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"x: expected a non-empty 1-D curve, got shape {x.shape}")
+    w = np.kaiser(SMOOTH_WINDOW, SMOOTH_BETA)
+    half = SMOOTH_WINDOW // 2
+    padded = np.concatenate([np.pad(x, (half, 0), mode="reflect")[:half], x,
+                             np.pad(x, (0, half), mode="symmetric")[-half:]])
+    return np.convolve(w / w.sum(), padded, mode="valid")
+
+
+def shuffle_dataset(x, t, seed=None) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle ``x`` and ``t`` with one permutation of their first axis (the book's helper).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, ...)
+    t : ndarray, shape (N, ...)
+    seed : int, numpy.random.Generator or None
+        None draws ``np.random.permutation(N)`` from NumPy's global generator, as the book does, so
+        ``np.random.seed`` repeats the shuffle.
+
+    Returns
+    -------
+    (x[perm], t[perm]): new arrays.
+    """
+    x, t = np.asarray(x), np.asarray(t)
+    if x.ndim == 0 or t.ndim == 0 or len(x) != len(t):
+        raise ValueError(f"t: expected as many samples as x {x.shape}, got shape {t.shape}")
+    perm = as_generator("seed", seed).permutation(len(x))
+    return x[perm], t[perm]
 
 
 def blas_threads(n: int | None, *, required: bool = False):

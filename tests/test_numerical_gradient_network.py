@@ -108,7 +108,7 @@ def test_general_path_equals_the_naive_loop_bit_for_bit(make):
 
 def test_networks_the_fast_path_cannot_take_fall_back():
     net = bn_dropout_net()
-    assert fast_start(net) == len(net.layers) - 2  # only the last Affine
+    assert fast_start(net) == len(net.layer_list) - 2  # only the last Affine
     x, t = batch(6, 12, 4)
     net.loss(x, t, train=True)
     auto = net.numerical_gradient(x, t)
