@@ -1,4 +1,4 @@
-"""Writing files so that a crash never leaves a half-written file under the final name."""
+"""Writing files so that a crash never leaves a half-written file under the final name; reading .npz back."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import io
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -68,3 +71,31 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.IOBase], None], *,
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def read_npz(path: str | os.PathLike, kind: str) -> dict[str, np.ndarray]:
+    """Every array of the .npz archive ``path``, read with ``allow_pickle=False``.
+
+    ``kind`` names what the file should be (``"weights"``, ``"checkpoint"``) in the message of the
+    ValueError raised for a file that is not such an archive: random bytes, a cut or corrupted
+    archive, a single .npy array, pickled objects. Errors opening the file (no such file, a
+    folder) are raised as they are; they name the path.
+    """
+    not_ours = f"{os.fspath(path)}: not a valid scratchnet {kind} file"
+    with open(path, "rb") as f:
+        try:
+            archive = np.load(f, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError(f"{not_ours} (a single .npy array, not an .npz archive)")
+            with archive:
+                return {k: archive[k] for k in archive.files}
+        except ValueError as e:
+            if str(e).startswith(not_ours):
+                raise
+            # NumPy's own message for pickled data suggests allow_pickle: never pass that on.
+            why = f"ValueError: {e}"
+            if "pickle" in why:
+                why = "not an archive of plain arrays; pickled data is never loaded"
+            raise ValueError(f"{not_ours} ({why})") from None
+        except (OSError, EOFError, zipfile.BadZipFile, AttributeError, TypeError, KeyError) as e:
+            raise ValueError(f"{not_ours} ({type(e).__name__}: {e})") from None

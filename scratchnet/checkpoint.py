@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write
+from ._io import atomic_write, read_npz
 from .runlog import json_default, write_json
 
 __all__ = [
@@ -61,11 +60,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[Path, dict[str, Any], dict
     if not file.is_file():
         raise FileNotFoundError(f"path: no checkpoint at {file}")
     not_ours = f"{file}: not a valid scratchnet checkpoint file"
-    try:
-        with np.load(file, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError, TypeError, KeyError) as e:
-        raise ValueError(f"{not_ours} ({type(e).__name__})") from None
+    arrays = read_npz(file, "checkpoint")
     if "meta" not in arrays:
         raise ValueError(f"{not_ours} (no 'meta' entry)")
     try:

@@ -30,10 +30,12 @@ from ._checks import (
     as_float_array,
     as_generator,
     check_labels,
+    check_nonempty_batch,
     check_nonnegative,
     check_positive_int,
+    check_real,
 )
-from ._io import atomic_write
+from ._io import atomic_write, read_npz
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
@@ -82,6 +84,7 @@ class Sequential:
         self.params: dict[str, np.ndarray] = {
             name: layer.params[key] for name, (layer, key) in self._param_slots.items()
         }
+        _check_unshared(self.params)
         self._packed_grads: PackedDict | None = None
         self._decayed = [name for name, (_, key) in self._param_slots.items() if key == "W"]
         dtypes = {p.dtype for p in self.params.values()}
@@ -126,12 +129,39 @@ class Sequential:
     def predict(self, x, train: bool = False) -> np.ndarray:
         """Return the scores before the softmax, (N, C) in the network's dtype, for x of shape (N, ...).
 
-        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``).
+        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``). If a layer
+        refuses the input, the buffers and generators are left as they were.
         """
-        out = self._as_input(x)
-        for i in range(len(self.layers) - 1):
-            out = self._layer_forward(i, out, train)
+        with self._unchanged_on_error(train):
+            out = self._as_input(x)
+            if train:  # a batch's statistics need samples
+                check_nonempty_batch("x", out)
+            for i in range(len(self.layers) - 1):
+                out = self._layer_forward(i, out, train)
         return out
+
+    @contextlib.contextmanager
+    def _unchanged_on_error(self, train: bool = True):
+        """Restore the buffers (batch-norm statistics) and generators (dropout) if the block raises.
+
+        A training-mode forward changes them before the loss layer has seen ``t``: a refused
+        ``t`` (or an input a later layer refuses) must not leave them changed.
+        """
+        buffers = self._buffers() if train else {}
+        gens = self.generators() if train else {}
+        if not (buffers or gens):
+            yield
+            return
+        saved = {name: buf.copy() for name, buf in buffers.items()}
+        states = {k: g.bit_generator.state for k, g in gens.items()}
+        try:
+            yield
+        except BaseException:
+            for name, buf in buffers.items():
+                buf[...] = saved[name]
+            for k, g in gens.items():
+                g.bit_generator.state = states[k]
+            raise
 
     def _weight_decay_loss(self) -> float:
         if not self.weight_decay_lambda:
@@ -141,12 +171,19 @@ class Sequential:
 
     def loss(self, x, t, train: bool = False) -> float:
         """Return the loss of the batch (plus weight decay) as a float; t: labels (N,) or one-hot (N, C)."""
-        return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
+        with self._unchanged_on_error(train):
+            return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
 
     def accuracy(self, x, t) -> float:
-        """Return the fraction of samples whose highest score is the teacher's class (inference mode)."""
+        """Return the fraction of samples whose highest score is the teacher's class (inference mode).
+
+        A sample with a NaN score never counts as right (argmax would take the NaN for the highest).
+        """
         y = self.predict(x)
-        return float(np.mean(np.argmax(y, axis=1) == _as_labels(t, *y.shape)))
+        check_nonempty_batch("x", y)
+        right = np.argmax(y, axis=1) == _as_labels(t, *y.shape)
+        right &= ~np.isnan(y).any(axis=1)
+        return float(np.mean(right))
 
     # ----------------------------------------------------------------- backward
     def loss_and_gradient(self, x, t) -> tuple[float, dict[str, np.ndarray]]:
@@ -158,11 +195,13 @@ class Sequential:
         handed out, so nothing the caller holds is overwritten.
         """
         step, hidden = self._buffers_of_step, self.layers[:-1]
-        out = step.as_input(x, self.dtype)
-        for i in range(len(hidden)):
-            kwargs = {"train": True} if self._takes_train[i] else {}
-            out = step.forward(i, out, kwargs)
-        loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
+        with self._unchanged_on_error():
+            out = step.as_input(x, self.dtype)
+            check_nonempty_batch("x", out)
+            for i in range(len(hidden)):
+                kwargs = {"train": True} if self._takes_train[i] else {}
+                out = step.forward(i, out, kwargs)
+            loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
         dout = step.backward(len(hidden), 1.0, like=out)
         for i in range(len(hidden) - 1, 0, -1):
             dout = step.backward(i, dout)
@@ -284,18 +323,32 @@ class Sequential:
         """
         targets = {**self.params, **self._buffers()}
         values = _checked_state(targets, state, source)
+        bad = [f"{name} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
+               for name, v in values.items() if not np.isfinite(v).all()]
+        if bad:
+            raise ValueError(f"{source}: expected finite values, got NaN or inf in " + ", ".join(bad))
         for name, dst in targets.items():
             np.copyto(dst, values[name], casting="same_kind")
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``state_dict()`` to ``path`` as an .npz archive (exactly that name), atomically."""
+        full = os.path.abspath(os.fspath(path))
+        if not os.path.isdir(os.path.dirname(full)):  # else the error would name a temporary file
+            raise FileNotFoundError(f"path: cannot save to {os.fspath(path)}: "
+                                    f"no folder {os.path.dirname(full)}")
+        if os.path.isdir(full):
+            raise IsADirectoryError(f"path: cannot save to {os.fspath(path)}: it is a folder")
         state = self.state_dict()
-        atomic_write(os.path.abspath(os.fspath(path)), lambda f: np.savez(f, **state), binary=True)
+        atomic_write(full, lambda f: np.savez(f, **state), binary=True)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Load parameters saved by :meth:`save` (``allow_pickle=False``), strictly; see load_state_dict."""
+        """Load parameters saved by :meth:`save` (``allow_pickle=False``), strictly; see load_state_dict.
+
+        ValueError naming the file for one that is not a valid weights archive (damaged, pickled,
+        a single .npy) or that holds NaN or inf.
+        """
         path = os.fspath(path)
-        self.load_state_dict(_read_npz(path), source=path)
+        self.load_state_dict(read_npz(path, "weights"), source=path)
 
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
@@ -359,23 +412,28 @@ class _StepBuffers:
         return result
 
 
-def _read_npz(path: str) -> dict[str, np.ndarray]:
-    """The arrays of an .npz archive, read with ``allow_pickle=False``; ValueError for anything else."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as e:  # not a NumPy file at all (np.load takes it for a pickle)
-        raise ValueError(f"{path}: expected an .npz archive written by save(): {e}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: expected an .npz archive written by save(), got a single .npy array")
-    with archive:
-        return {name: archive[name] for name in archive.files}
-
-
 def _check_layers(layers: tuple, loss) -> None:
+    seen: dict[int, int] = {}
     for i, layer in enumerate([*layers, loss]):
+        what = "loss" if i == len(layers) else f"layers[{i}]"
         if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
-            what = "loss" if i == len(layers) else f"layers[{i}]"
             raise TypeError(f"{what}: expected a layer with forward and backward, got {type(layer).__name__}")
+        if id(layer) in seen:
+            # A layer keeps its last input for backward, and its grads would be overwritten.
+            raise ValueError(f"{what}: the {type(layer).__name__} object at position {seen[id(layer)]} "
+                             f"is used again at position {i}; give each position its own layer "
+                             "(copy.deepcopy(layer) for one with the same weights)")
+        seen[id(layer)] = i
+
+
+def _check_unshared(params: dict[str, np.ndarray]) -> None:
+    """Refuse two parameters in one memory: each would get its own gradient, then both updates."""
+    items = list(params.items())
+    for i, (a, p) in enumerate(items):
+        for b, q in items[i + 1:]:
+            if np.shares_memory(p, q):
+                raise ValueError(f"layers: parameters {a} and {b} share memory; tied weights are not "
+                                 "supported: give each layer its own arrays")
 
 
 def _as_labels(t, n: int, c: int) -> np.ndarray:
@@ -466,7 +524,7 @@ def _weight_std(weight_init_std, fan_in: int) -> float:
             names = sorted(WEIGHT_INIT_SCALES)
             raise ValueError(f"weight_init_std: expected a number or one of {names}, got {weight_init_std!r}")
         return math.sqrt(WEIGHT_INIT_SCALES[key] / fan_in)
-    return check_nonnegative("weight_init_std", weight_init_std, expected="a number >= 0 or a name")
+    return check_real("weight_init_std", weight_init_std, low=0.0, low_open=False)
 
 
 def _affine(rng: np.random.Generator, fan_in: int, fan_out: int, weight_init_std, dtype: np.dtype) -> Affine:
