@@ -447,9 +447,12 @@ class BatchNormalization(Layer):
         self.grads = {"gamma": np.zeros_like(gamma), "beta": np.zeros_like(beta)}
         stats = {"running_mean": (running_mean, np.zeros), "running_var": (running_var, np.ones)}
         for name, (value, default) in stats.items():
-            arr = default(d, dtype=dtype) if value is None else np.array(value, dtype=dtype)
+            arr = default(d, dtype=dtype) if value is None else as_float_array(name, value).astype(dtype)
             if arr.shape != (d,):
                 raise ValueError(f"{name}: expected shape ({d},), got {arr.shape}")
+            if not (np.isfinite(arr).all() and (name == "running_mean" or (arr >= 0).all())):
+                what = "finite values" if name == "running_mean" else "finite values >= 0"
+                raise ValueError(f"{name}: expected {what}, got {arr}")
             self.buffers[name] = arr
         self.input_shape: tuple[int, ...] | None = None
         self.xn: np.ndarray | None = None

@@ -416,6 +416,9 @@ def _check_layers(layers: tuple, loss) -> None:
     seen: dict[int, int] = {}
     for i, layer in enumerate([*layers, loss]):
         what = "loss" if i == len(layers) else f"layers[{i}]"
+        if isinstance(layer, type):
+            raise TypeError(f"{what}: expected a layer object, got the class {layer.__name__} "
+                            f"(did you mean {layer.__name__}(...)?)")
         if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
             raise TypeError(f"{what}: expected a layer with forward and backward, got {type(layer).__name__}")
         if id(layer) in seen:
@@ -440,6 +443,9 @@ def _as_labels(t, n: int, c: int) -> np.ndarray:
     """Integer labels (N,) from labels or one-hot targets (N, C), checked."""
     t = np.asarray(t)
     if t.shape == (n, c):
+        t = as_float_array("t", t)
+        if not np.isfinite(t).all():
+            raise ValueError("t: expected finite one-hot targets, got NaN or inf")
         return np.argmax(t, axis=1)
     if t.shape == (n,):
         return check_labels("t", t, c)

@@ -142,7 +142,7 @@ def test_constructor_arguments_are_checked():
         TwoLayerNet(784, 50, 10, seed=-1)
     with pytest.raises(ValueError, match=r"hidden_size_list\[1\]: expected a positive integer"):
         MultiLayerNet(784, [50, -3], 10)
-    with pytest.raises(ValueError, match="weight_decay_lambda: expected a number >= 0"):
+    with pytest.raises(ValueError, match="weight_decay_lambda: expected a finite number >= 0"):
         MultiLayerNet(784, [50], 10, weight_decay_lambda=-1)
 
 

@@ -255,3 +255,65 @@ def test_batchnorm_refuses_a_bad_momentum(momentum):
 def test_weight_init_std_must_be_a_finite_number_or_a_name(build, std):
     with pytest.raises((TypeError, ValueError), match="weight_init_std: expected a"):
         build(std)
+
+
+# ------------------------------------- the public API walked as an adversarial user (item 6)
+def test_a_layer_class_instead_of_a_layer_is_refused():
+    with pytest.raises(TypeError, match=r"layers\[1\]: expected a layer object, got the class Relu \(did you "
+                                        r"mean Relu\(...\)\?\)"):
+        Sequential(Affine(np.ones((2, 2)), np.zeros(2)), Relu)
+
+
+def test_weight_decay_lambda_must_be_finite():
+    with pytest.raises(ValueError, match="weight_decay_lambda: expected a finite number >= 0, got inf"):
+        MultiLayerNet(4, [3], 2, weight_decay_lambda=float("inf"))
+
+
+@pytest.mark.parametrize(("t", "error", "match"), [
+    (np.array([["a", "b"], ["c", "d"]]), TypeError, "t: expected a real numeric array"),  # was 1.0
+    (np.array([[np.nan, 1.0], [1.0, 0.0]]), ValueError, "t: expected finite one-hot targets"),
+])
+def test_accuracy_refuses_one_hot_targets_that_are_no_numbers(t, error, match):
+    with pytest.raises(error, match=match):
+        TwoLayerNet(4, 3, 2, seed=0).accuracy(np.ones((2, 4)), t)
+
+
+@pytest.mark.parametrize(("name", "value", "error", "match"), [
+    ("running_var", [-1.0, 1.0], ValueError, r"running_var: expected finite values >= 0"),
+    ("running_var", [np.nan, 1.0], ValueError, r"running_var: expected finite values >= 0"),
+    ("running_mean", [np.inf, 0.0], ValueError, r"running_mean: expected finite values"),
+    ("running_mean", ["a", "b"], TypeError, r"running_mean: expected a real numeric array"),
+])
+def test_batchnorm_refuses_running_statistics_that_would_poison_inference(name, value, error, match):
+    with pytest.raises(error, match=match):
+        BatchNormalization(np.ones(2), np.zeros(2), **{name: value})
+
+
+@pytest.mark.parametrize(("params", "grads", "match"), [
+    (None, {}, "params: expected a dict of arrays by parameter name, got NoneType"),
+    ([np.ones(3)], [np.ones(3)], "params: expected a dict of arrays by parameter name, got list"),
+    ({"W": np.ones(3)}, None, "grads: expected a dict of arrays by parameter name, got NoneType"),
+])
+def test_optimizer_update_refuses_what_is_no_dict(params, grads, match):
+    from scratchnet.optimizers import SGD, Adam
+
+    for opt in (SGD(0.1), Adam()):
+        with pytest.raises(TypeError, match=match):
+            opt.update(params, grads)
+        assert opt.t == 0
+
+
+def test_optimizer_load_state_dict_refuses_what_is_no_dict():
+    from scratchnet.optimizers import Momentum
+
+    with pytest.raises(TypeError, match="state: expected a dict saved by state_dict"):
+        Momentum().load_state_dict(None)
+
+
+def test_gradient_checks_refuse_what_is_no_network_or_layer():
+    from scratchnet.gradcheck import check_layer, gradient_check
+
+    with pytest.raises(TypeError, match="net: expected a network with a params dict, got int"):
+        gradient_check(3, np.ones((1, 2)), np.array([0]))
+    with pytest.raises(TypeError, match="layer: expected a layer with forward and backward, got NoneType"):
+        check_layer(None, np.ones((1, 2)))
