@@ -115,6 +115,10 @@ def _validate(file: Path, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarr
     if loss is None or loss.ndim != 1 or loss.dtype.kind != "f" or loss.size != step:
         got = None if loss is None else f"{loss.dtype} {loss.shape}"
         raise ValueError(f"{bad}: history.loss: expected {step} float losses (one per step), got {got}")
+    nonfinite = [k for k, a in arrays.items() if k.startswith(("params.", "optimizer."))
+                 and a.dtype.kind == "f" and not np.isfinite(a).all()]
+    if nonfinite:
+        raise ValueError(f"{bad}: expected finite values, got NaN or inf in {nonfinite}")
     for name in ("sampler.perm", "eval.train_idx", "eval.test_idx"):
         if name in arrays and (arrays[name].ndim != 1 or arrays[name].dtype.kind not in "iu"):
             raise ValueError(f"{bad}: {name}: expected a 1-d integer array, got {arrays[name].dtype} "

@@ -22,7 +22,7 @@ import functools
 import inspect
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -148,19 +148,19 @@ class Sequential:
         ``t`` (or an input a later layer refuses) must not leave them changed.
         """
         buffers = self._buffers() if train else {}
-        gens = self.generators() if train else {}
+        gens = list({id(g): g for g in self.generators().values()}.values()) if train else []
         if not (buffers or gens):
             yield
             return
         saved = {name: buf.copy() for name, buf in buffers.items()}
-        states = {k: g.bit_generator.state for k, g in gens.items()}
+        states = [g.bit_generator.state for g in gens]  # MultiLayerNet's dropout layers share one
         try:
             yield
         except BaseException:
             for name, buf in buffers.items():
                 buf[...] = saved[name]
-            for k, g in gens.items():
-                g.bit_generator.state = states[k]
+            for g, state in zip(gens, states, strict=True):
+                g.bit_generator.state = state
             raise
 
     def _weight_decay_loss(self) -> float:
@@ -320,11 +320,16 @@ class Sequential:
 
         ValueError names missing and unexpected keys or wrong shapes; TypeError a non-float array.
         Other float dtypes are cast. ``source`` names the origin in messages (``load``: the path).
+        NaN and inf are copied as they are (``state_dict()`` of a diverged network loads back);
+        :meth:`load` refuses them in a file.
         """
+        self._copy_in(state, source, finite=False)
+
+    def _copy_in(self, state, source: str, *, finite: bool) -> None:
         targets = {**self.params, **self._buffers()}
         values = _checked_state(targets, state, source)
         bad = [f"{name} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
-               for name, v in values.items() if not np.isfinite(v).all()]
+               for name, v in values.items() if finite and not np.isfinite(v).all()]
         if bad:
             raise ValueError(f"{source}: expected finite values, got NaN or inf in " + ", ".join(bad))
         for name, dst in targets.items():
@@ -348,7 +353,7 @@ class Sequential:
         a single .npy) or that holds NaN or inf.
         """
         path = os.fspath(path)
-        self.load_state_dict(read_npz(path, "weights"), source=path)
+        self._copy_in(read_npz(path, "weights"), path, finite=True)
 
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
@@ -456,6 +461,8 @@ def _as_labels(t, n: int, c: int) -> np.ndarray:
 
 def _checked_state(targets: dict[str, np.ndarray], state, source: str) -> dict[str, np.ndarray]:
     """``state``'s arrays by name, after checking names, float dtypes and shapes against ``targets``."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{source}: expected a dict of arrays by name, got {type(state).__name__}")
     missing = [name for name in targets if name not in state]
     unexpected = [name for name in state if name not in targets]
     if missing or unexpected:
