@@ -618,9 +618,9 @@ class Convolution(Layer):
         n, _, h, w = x.shape
         oh = conv_output_size(h, fh, self.stride, self.pad)
         ow = conv_output_size(w, fw, self.stride, self.pad)
+        out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))  # before any buffer changes
         xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
         self._col = _conv.im2col_t(xp, fh, fw, self.stride, oh, ow, out=self._col)
-        out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))
         np.matmul(W.reshape(fn, -1), self._col, out=out.reshape(n, fn, oh * ow))
         out += self.params["b"][:, None, None]
         self.x = x
@@ -719,8 +719,8 @@ class Pooling(Layer):
         n, c, h, w = x.shape
         oh = conv_output_size(h, self.pool_h, self.stride, self.pad)
         ow = conv_output_size(w, self.pool_w, self.stride, self.pad)
+        out = self._out(out, (n, c, oh, ow), x.dtype)  # checked before the kept input changes
         self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
-        out = self._out(out, (n, c, oh, ow), x.dtype)
         _conv.max_pool(self._xp, self.pool_h, self.pool_w, self.stride, oh, ow, out)
         # backward compares against the maxima: keep a copy, as the caller may reuse ``out``.
         if self._max is None or self._max.shape != out.shape or self._max.dtype != out.dtype:

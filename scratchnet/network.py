@@ -171,6 +171,8 @@ class Sequential:
 
     def loss(self, x, t, train: bool = False) -> float:
         """Return the loss of the batch (plus weight decay) as a float; t: labels (N,) or one-hot (N, C)."""
+        x = self._as_input(x)
+        check_nonempty_batch("x", x)  # a mean over no samples
         with self._unchanged_on_error(train):
             return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
 

@@ -332,3 +332,34 @@ def test_gradient_check_of_a_diverged_network_gives_its_state_back():
     net.params["W1"][0, 0] = np.nan
     gradient_check(net, np.ones((1, 3)), np.array([0]))
     assert np.isnan(net.params["W1"][0, 0])
+
+
+@pytest.mark.parametrize("pad", [0, 1])
+@pytest.mark.parametrize("kind", ["Convolution", "Pooling"])
+def test_conv_layers_with_a_bad_out_keep_their_last_forward(kind, pad):
+    from scratchnet.layers import Convolution, Pooling
+
+    rng = np.random.default_rng(0)
+
+    def make():
+        if kind == "Convolution":
+            return Convolution(rng.standard_normal((2, 1, 3, 3)), np.zeros(2), pad=pad)
+        return Pooling(2, 2, stride=2, pad=pad)
+
+    layer = make()
+    twin = Convolution(layer.W.copy(), layer.b.copy(), pad=pad) if kind == "Convolution" else make()
+    x = rng.standard_normal((2, 1, 6, 6))
+    out = layer.forward(x)
+    twin.forward(x)
+    with pytest.raises(ValueError, match="out: expected an array of shape"):
+        layer.forward(rng.standard_normal((2, 1, 6, 6)), out=np.empty(3))  # same shape, other values
+    with pytest.raises(ValueError, match="out: expected an array of shape"):
+        layer.forward(rng.standard_normal((3, 1, 8, 8)), out=np.empty(3))  # another shape
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_array_equal(layer.backward(dout), twin.backward(dout))
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_the_loss_of_an_empty_batch_names_x(train):
+    with pytest.raises(ValueError, match=r"x: expected a non-empty batch, got shape \(0, 4\)"):
+        TwoLayerNet(4, 3, 2, seed=0).loss(np.zeros((0, 4)), np.zeros(0, dtype=int), train=train)
