@@ -1,18 +1,15 @@
 """Networks built from layers: ``Sequential`` and the textbook's ``TwoLayerNet`` and ``MultiLayerNet``.
 
-Every network offers the same interface (the one optimisers, trainers and gradient checks rely on):
+Every network offers the interface optimisers, trainers and gradient checks rely on:
 
-- ``params``: a flat dict with stable names, numbered per parameter kind in layer order: the k-th
-  Affine holds ``W{k}``/``b{k}``, the k-th BatchNormalization ``gamma{k}``/``beta{k}``. The values
-  are the very arrays the layers compute with: update them in place (``params["W1"] -= ...``),
-  never rebind them. In TwoLayerNet and MultiLayerNet it is a :class:`~scratchnet._packed.PackedDict`,
-  which also says where each array lives in one flat buffer (see docs/speed.md).
-- ``predict(x, train=False)`` -> scores (N, C) before the softmax; ``loss(x, t, train=False)`` ->
-  float; ``accuracy(x, t)`` -> float. ``t`` is integer labels (N,) or one-hot (N, C).
-- ``loss_and_gradient(x, t)``: one forward pass in training mode and one backward pass;
-  ``gradient(x, t)``: the same gradients, copied; ``numerical_gradient(x, t)``: the slow check.
-- ``state_dict()`` / ``load_state_dict(d)`` and ``save(path)`` / ``load(path)`` (.npz, no pickle),
-  strict about names and shapes; ``summary()``; ``dtype``.
+- ``params``: a flat dict named per parameter kind in layer order (the k-th Affine's ``W{k}``/``b{k}``,
+  the k-th BatchNormalization's ``gamma{k}``/``beta{k}``), holding the layers' own arrays: update
+  them in place, never rebind them. TwoLayerNet and MultiLayerNet pack them into one flat buffer
+  (a :class:`~scratchnet._packed.PackedDict`; docs/speed.md).
+- ``predict(x, train=False)`` -> scores (N, C); ``loss(x, t, train=False)`` and ``accuracy(x, t)`` ->
+  float, ``t`` labels (N,) or one-hot (N, C); ``loss_and_gradient(x, t)``, ``gradient(x, t)`` (copies),
+  ``numerical_gradient(x, t)``; ``state_dict()``/``load_state_dict(d)``, ``save(path)``/``load(path)``
+  (.npz, no pickle, strict about names and shapes); ``summary()``; ``dtype``.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import functools
 import inspect
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -35,11 +32,10 @@ from ._checks import (
     check_positive_int,
     check_real,
 )
-from ._io import atomic_write, read_npz
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
-from .util import format_table
+from .util import atomic_write, format_table, read_npz
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
 
@@ -129,39 +125,15 @@ class Sequential:
     def predict(self, x, train: bool = False) -> np.ndarray:
         """Return the scores before the softmax, (N, C) in the network's dtype, for x of shape (N, ...).
 
-        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``). If a layer
-        refuses the input, the buffers and generators are left as they were.
+        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``).
         """
-        with self._unchanged_on_error(train):
+        with _unchanged_on_error(self, train):
             out = self._as_input(x)
             if train:  # a batch's statistics need samples
                 check_nonempty_batch("x", out)
             for i in range(len(self.layers) - 1):
                 out = self._layer_forward(i, out, train)
         return out
-
-    @contextlib.contextmanager
-    def _unchanged_on_error(self, train: bool = True):
-        """Restore the buffers (batch-norm statistics) and generators (dropout) if the block raises.
-
-        A training-mode forward changes them before the loss layer has seen ``t``: a refused
-        ``t`` (or an input a later layer refuses) must not leave them changed.
-        """
-        buffers = self._buffers() if train else {}
-        gens = list({id(g): g for g in self.generators().values()}.values()) if train else []
-        if not (buffers or gens):
-            yield
-            return
-        saved = {name: buf.copy() for name, buf in buffers.items()}
-        states = [g.bit_generator.state for g in gens]  # MultiLayerNet's dropout layers share one
-        try:
-            yield
-        except BaseException:
-            for name, buf in buffers.items():
-                buf[...] = saved[name]
-            for g, state in zip(gens, states, strict=True):
-                g.bit_generator.state = state
-            raise
 
     def _weight_decay_loss(self) -> float:
         if not self.weight_decay_lambda:
@@ -173,19 +145,12 @@ class Sequential:
         """Return the loss of the batch (plus weight decay) as a float; t: labels (N,) or one-hot (N, C)."""
         x = self._as_input(x)
         check_nonempty_batch("x", x)  # a mean over no samples
-        with self._unchanged_on_error(train):
+        with _unchanged_on_error(self, train):
             return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
 
     def accuracy(self, x, t) -> float:
-        """Return the fraction of samples whose highest score is the teacher's class (inference mode).
-
-        A sample with a NaN score never counts as right (argmax would take the NaN for the highest).
-        """
-        y = self.predict(x)
-        check_nonempty_batch("x", y)
-        right = np.argmax(y, axis=1) == _as_labels(t, *y.shape)
-        right &= ~np.isnan(y).any(axis=1)
-        return float(np.mean(right))
+        """Return the fraction of samples whose highest score is the teacher's class (inference mode)."""
+        return _fraction_right(self.predict(x), t)
 
     # ----------------------------------------------------------------- backward
     def loss_and_gradient(self, x, t) -> tuple[float, dict[str, np.ndarray]]:
@@ -197,7 +162,7 @@ class Sequential:
         handed out, so nothing the caller holds is overwritten.
         """
         step, hidden = self._buffers_of_step, self.layers[:-1]
-        with self._unchanged_on_error():
+        with _unchanged_on_error(self):
             out = step.as_input(x, self.dtype)
             check_nonempty_batch("x", out)
             for i in range(len(hidden)):
@@ -230,73 +195,18 @@ class Sequential:
                            threads: int | None = None) -> dict[str, np.ndarray]:
         """Gradients of the loss by central differences, (L(w + h) - L(w - h)) / 2h per element.
 
-        Every method computes that same quantity from loss values at perturbed points (none is
-        backprop in disguise); they differ in how much work they repeat (see
-        :func:`scratchnet.gradient.network_numerical_gradient` and docs/numerical-gradient.md):
-
-        - ``"naive"``: the textbook's loop, the whole network evaluated twice per element.
-        - ``"general"``: the same loop, with the layers below the perturbed one evaluated once.
-          Works for every network; gives bit-for-bit the naive result.
-        - ``"fast"``: :mod:`scratchnet.fastgrad`, for Affine/Sigmoid/Relu stacks ending in
-          SoftmaxWithLoss (TwoLayerNet, and MultiLayerNet without batch norm or dropout), computed
-          in float64 whatever the network's dtype.
-        - ``"auto"`` (default): the fast path for the top Affine/Sigmoid/Relu stack, if the network
-          ends in one, and the general loop for the layers below it.
-
-        The loss is evaluated in training mode, the function ``loss_and_gradient`` differentiates:
-        batch norm uses the batch's statistics, and dropout layers keep one mask throughout (the
-        last one drawn). Batch-norm running statistics are left as they were.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        t : array_like, labels (N,) or one-hot (N, C)
-        h : float
-            The step.
-        method : {"auto", "fast", "general", "naive"}
-        threads : int, optional
-            Worker threads of the fast path (the result does not depend on them).
-
-        Returns
-        -------
-        dict[str, ndarray]
-            Keyed like ``params``, each of its parameter's shape and dtype.
+        x: (N, ...); t: labels (N,) or one-hot (N, C). ``method``: "auto", "fast", "general" or
+        "naive" and ``threads`` as in :func:`scratchnet.gradient.network_numerical_gradient`. The
+        loss is the training-mode one ``loss_and_gradient`` differentiates (batch statistics, the
+        last dropout mask held); running statistics are left as they were. Returns a dict keyed
+        like ``params``, each of its parameter's shape and dtype.
         """
         if method not in NUMERICAL_METHODS:
             raise ValueError(f"method: expected one of {NUMERICAL_METHODS}, got {method!r}")
         x = self._as_input(x)
-        saved = {name: buf.copy() for name, buf in self._buffers().items()}
-        with contextlib.ExitStack() as stack:
-            for layer in self.layers:
-                if isinstance(layer, Dropout):
-                    stack.enter_context(layer.fixed_mask())
-            try:
-                grads = network_numerical_gradient(self._numerical_spec(), x, t, h, method=method,
-                                                   threads=threads)
-            finally:
-                for name, buf in self._buffers().items():
-                    buf[...] = saved[name]
+        with _held_still(self):
+            grads = network_numerical_gradient(network_spec(self), x, t, h, method=method, threads=threads)
         return {name: grads[name] for name in self.params}
-
-    def _numerical_spec(self) -> NetworkSpec:
-        """This network as plain layer descriptions, for scratchnet.gradient (which never sees self)."""
-        names: dict[int, dict[str, str]] = {}
-        for name, (layer, key) in self._param_slots.items():
-            names.setdefault(id(layer), {})[key] = name
-        kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
-        layers = []
-        for layer, takes_train in zip(self.layers[:-1], self._takes_train, strict=True):
-            forward = functools.partial(layer.forward, train=True) if takes_train else layer.forward
-            own = names.get(id(layer), {})
-            params = {own[key]: layer.params[key] for key in own}
-            layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
-        last = self.last_layer
-
-        def loss(scores, t):
-            return last.forward(scores, t) + self._weight_decay_loss()
-
-        form = last.form if type(last) is SoftmaxWithLoss else None
-        return NetworkSpec(layers, loss, form, self.weight_decay_lambda)
 
     # -------------------------------------------------------------------- state
     def _buffers(self) -> dict[str, np.ndarray]:
@@ -322,48 +232,24 @@ class Sequential:
 
         ValueError names missing and unexpected keys or wrong shapes; TypeError a non-float array.
         Other float dtypes are cast. ``source`` names the origin in messages (``load``: the path).
-        NaN and inf are copied as they are (``state_dict()`` of a diverged network loads back);
-        :meth:`load` refuses them in a file.
+        NaN and inf are copied (a diverged network's state loads back); :meth:`load` refuses them.
         """
-        self._copy_in(state, source, finite=False)
-
-    def _copy_in(self, state, source: str, *, finite: bool) -> None:
-        targets = {**self.params, **self._buffers()}
-        values = _checked_state(targets, state, source)
-        bad = [f"{name} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
-               for name, v in values.items() if finite and not np.isfinite(v).all()]
-        if bad:
-            raise ValueError(f"{source}: expected finite values, got NaN or inf in " + ", ".join(bad))
-        for name, dst in targets.items():
-            np.copyto(dst, values[name], casting="same_kind")
+        _copy_state(self, state, source, finite=False)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``state_dict()`` to ``path`` as an .npz archive (exactly that name), atomically."""
-        full = os.path.abspath(os.fspath(path))
-        if not os.path.isdir(os.path.dirname(full)):  # else the error would name a temporary file
-            raise FileNotFoundError(f"path: cannot save to {os.fspath(path)}: "
-                                    f"no folder {os.path.dirname(full)}")
-        if os.path.isdir(full):
-            raise IsADirectoryError(f"path: cannot save to {os.fspath(path)}: it is a folder")
+        full = _save_path(path)
         state = self.state_dict()
         atomic_write(full, lambda f: np.savez(f, **state), binary=True)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Load parameters saved by :meth:`save` (``allow_pickle=False``), strictly; see load_state_dict.
-
-        ValueError naming the file for one that is not a valid weights archive (damaged, pickled,
-        a single .npy) or that holds NaN or inf.
-        """
+        """Load what :meth:`save` wrote, strictly; ValueError naming a damaged, pickled or non-finite file."""
         path = os.fspath(path)
-        self._copy_in(read_npz(path, "weights"), path, finite=True)
+        _copy_state(self, read_npz(path, "weights"), path, finite=True)
 
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
-        lines = [f"{type(self).__name__} (dtype {self.dtype.name})", *format_table(_summary_rows(self))]
-        lines.append(f"total parameters: {sum(p.size for p in self.params.values()):,}")
-        if self.weight_decay_lambda:
-            lines.append(f"weight decay lambda {self.weight_decay_lambda} on {', '.join(self._decayed)}")
-        return "\n".join(lines)
+        return _summary(self)
 
 
 class _StepBuffers:
@@ -419,6 +305,88 @@ class _StepBuffers:
         return result
 
 
+def network_spec(net: Sequential) -> NetworkSpec:
+    """``net`` as plain layer descriptions, for scratchnet.gradient (which never sees the network)."""
+    names: dict[int, dict[str, str]] = {}
+    for name, (layer, key) in net._param_slots.items():
+        names.setdefault(id(layer), {})[key] = name
+    kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
+    layers = []
+    for layer, takes_train in zip(net.layers[:-1], net._takes_train, strict=True):
+        forward = functools.partial(layer.forward, train=True) if takes_train else layer.forward
+        own = names.get(id(layer), {})
+        params = {own[key]: layer.params[key] for key in own}
+        layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
+    last = net.last_layer
+
+    def loss(scores, t):
+        return last.forward(scores, t) + net._weight_decay_loss()
+
+    form = last.form if type(last) is SoftmaxWithLoss else None
+    return NetworkSpec(layers, loss, form, net.weight_decay_lambda)
+
+
+@contextlib.contextmanager
+def _held_still(net: Sequential) -> Iterator[None]:
+    """Within this block the dropout masks stay fixed; the buffers are restored when it ends."""
+    saved = {name: buf.copy() for name, buf in net.buffers().items()}
+    with contextlib.ExitStack() as stack:
+        for layer in net.layers:
+            if isinstance(layer, Dropout):
+                stack.enter_context(layer.fixed_mask())
+        try:
+            yield
+        finally:
+            for name, buf in net.buffers().items():
+                buf[...] = saved[name]
+
+
+@contextlib.contextmanager
+def _unchanged_on_error(net: Sequential, train: bool = True) -> Iterator[None]:
+    """Restore the buffers (batch-norm statistics) and generators (dropout) if the block raises.
+
+    A training-mode forward changes them before the loss layer has seen ``t``: a refused ``t``
+    (or an input a later layer refuses) must not leave them changed.
+    """
+    buffers = net.buffers() if train else {}
+    gens = list({id(g): g for g in net.generators().values()}.values()) if train else []
+    if not (buffers or gens):
+        yield
+        return
+    saved = {name: buf.copy() for name, buf in buffers.items()}
+    states = [g.bit_generator.state for g in gens]  # MultiLayerNet's dropout layers share one
+    try:
+        yield
+    except BaseException:
+        for name, buf in buffers.items():
+            buf[...] = saved[name]
+        for g, state in zip(gens, states, strict=True):
+            g.bit_generator.state = state
+        raise
+
+
+def _copy_state(net: Sequential, state, source: str, *, finite: bool) -> None:
+    """Copy ``state`` into the network's parameters and buffers once all of it is checked."""
+    targets = {**net.params, **net.buffers()}
+    values = _checked_state(targets, state, source)
+    bad = [f"{name} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
+           for name, v in values.items() if finite and not np.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{source}: expected finite values, got NaN or inf in " + ", ".join(bad))
+    for name, dst in targets.items():
+        np.copyto(dst, values[name], casting="same_kind")
+
+
+def _save_path(path) -> str:
+    """``path`` made absolute, after checking its folder exists (else the error names a temporary file)."""
+    given, full = os.fspath(path), os.path.abspath(os.fspath(path))
+    if not os.path.isdir(os.path.dirname(full)):
+        raise FileNotFoundError(f"path: cannot save to {given}: no folder {os.path.dirname(full)}")
+    if os.path.isdir(full):
+        raise IsADirectoryError(f"path: cannot save to {given}: it is a folder")
+    return full
+
+
 def _check_layers(layers: tuple, loss) -> None:
     seen: dict[int, int] = {}
     for i, layer in enumerate([*layers, loss]):
@@ -444,6 +412,14 @@ def _check_unshared(params: dict[str, np.ndarray]) -> None:
             if np.shares_memory(p, q):
                 raise ValueError(f"layers: parameters {a} and {b} share memory; tied weights are not "
                                  "supported: give each layer its own arrays")
+
+
+def _fraction_right(y: np.ndarray, t) -> float:
+    """The fraction of rows of scores ``y`` whose argmax is the teacher's class; a row with NaN is wrong."""
+    check_nonempty_batch("x", y)
+    right = np.argmax(y, axis=1) == _as_labels(t, *y.shape)
+    right &= ~np.isnan(y).any(axis=1)  # argmax takes a NaN for the highest score
+    return float(np.mean(right))
 
 
 def _as_labels(t, n: int, c: int) -> np.ndarray:
@@ -482,6 +458,14 @@ def _checked_state(targets: dict[str, np.ndarray], state, source: str) -> dict[s
     if wrong:
         raise ValueError(f"{source}: " + "; ".join(wrong))
     return values
+
+
+def _summary(net: Sequential) -> str:
+    lines = [f"{type(net).__name__} (dtype {net.dtype.name})", *format_table(_summary_rows(net))]
+    lines.append(f"total parameters: {sum(p.size for p in net.params.values()):,}")
+    if net.weight_decay_lambda:
+        lines.append(f"weight decay lambda {net.weight_decay_lambda} on {', '.join(net._decayed)}")
+    return "\n".join(lines)
 
 
 def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
