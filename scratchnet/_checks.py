@@ -196,9 +196,9 @@ def check_positive(name: str, value) -> float:
     return float(value)
 
 
-def check_nonnegative(name: str, value, *, expected: str = "a number >= 0") -> float:
-    """Return ``value`` as a float after checking it is a number >= 0 (ValueError naming ``expected``)."""
-    if not (is_real(value) and value >= 0):
+def check_nonnegative(name: str, value, *, expected: str = "a finite number >= 0") -> float:
+    """Return ``value`` as a float after checking it is a finite number >= 0 (ValueError if not)."""
+    if not (is_real(value) and 0 <= value < math.inf):
         raise ValueError(f"{name}: expected {expected}, got {value!r}")
     return float(value)
 

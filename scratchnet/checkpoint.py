@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .runlog import json_default, write_json
-from .util import atomic_write
+from .util import atomic_write, read_npz
 
 __all__ = [
     "CHECKPOINT_FORMAT", "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "group",
@@ -61,11 +60,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[Path, dict[str, Any], dict
     if not file.is_file():
         raise FileNotFoundError(f"path: no checkpoint at {file}")
     not_ours = f"{file}: not a valid scratchnet checkpoint file"
-    try:
-        with np.load(file, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError, TypeError, KeyError) as e:
-        raise ValueError(f"{not_ours} ({type(e).__name__})") from None
+    arrays = read_npz(file, "checkpoint")
     if "meta" not in arrays:
         raise ValueError(f"{not_ours} (no 'meta' entry)")
     try:
@@ -123,6 +118,10 @@ def _validate(file: Path, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarr
     if loss is None or loss.ndim != 1 or loss.dtype.kind != "f" or loss.size != step:
         got = None if loss is None else f"{loss.dtype} {loss.shape}"
         raise ValueError(f"{bad}: history.loss: expected {step} float losses (one per step), got {got}")
+    nonfinite = [k for k, a in arrays.items() if k.startswith(("params.", "optimizer."))
+                 and a.dtype.kind == "f" and not np.isfinite(a).all()]
+    if nonfinite:
+        raise ValueError(f"{bad}: expected finite values, got NaN or inf in {nonfinite}")
     for name in ("sampler.perm", "eval.train_idx", "eval.test_idx"):
         if name in arrays and (arrays[name].ndim != 1 or arrays[name].dtype.kind not in "iu"):
             raise ValueError(f"{bad}: {name}: expected a 1-d integer array, got {arrays[name].dtype} "

@@ -155,6 +155,8 @@ def gradient_check(net, x, t, *, h: float = 1e-4) -> GradCheckResult:
     GradCheckResult
         One row per parameter, named as in ``net.params``.
     """
+    if not isinstance(getattr(net, "params", None), Mapping):
+        raise TypeError(f"net: expected a network with a params dict, got {type(net).__name__}")
     check_float64_params("net", net.params)
     saved = net.state_dict() if hasattr(net, "state_dict") else None
     try:
@@ -237,6 +239,8 @@ def check_layer(layer, x, t=None, *, dout=None, h: float = 1e-5, seed: int = 0,
     GradCheckResult
         A row ``x`` for the input, then one per parameter (``W``, ``b``, ...).
     """
+    if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
+        raise TypeError(f"layer: expected a layer with forward and backward, got {type(layer).__name__}")
     params = _layer_params(layer)
     check_float64_params("layer", {k: p for k, p, _ in params})
     x = np.array(as_float_array("x", x), dtype=np.float64)  # our own copy: it gets perturbed

@@ -23,7 +23,15 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import as_float_array, as_generator, check_positive, label_column_as_vector
+from ._checks import (
+    as_float_array,
+    as_generator,
+    check_nonempty_batch,
+    check_positive,
+    check_real,
+    is_real,
+    label_column_as_vector,
+)
 from ._kernels import FusedSoftmaxLoss, check_dout, flatten_features, out_array, sigmoid_into, valid_labels
 from .functions import softmax
 from .losses import cross_entropy_error, softmax_cross_entropy
@@ -139,9 +147,10 @@ class Affine(Layer):
         """Return ``x @ W + b``, shape (N, M), W's dtype (x is cast to it and kept for backward)."""
         W, b = self.params["W"], self.params["b"]
         x = as_float_array("x", x)
-        self.original_x_shape = x.shape
-        self.x = flatten_features(x, W.shape[0]).astype(W.dtype, copy=False)
-        out = np.dot(self.x, W, out=self._out(out, (self.x.shape[0], W.shape[1]), W.dtype))
+        x2 = flatten_features(x, W.shape[0]).astype(W.dtype, copy=False)
+        out = self._out(out, (x2.shape[0], W.shape[1]), W.dtype)
+        self.original_x_shape, self.x = x.shape, x2  # only once x and out are known to fit
+        out = np.dot(self.x, W, out=out)
         out += b
         return out
 
@@ -211,10 +220,11 @@ class Relu(Layer):
     def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """Return max(0, x) (into ``out`` if given)."""
         x = as_float_array("x", x)
+        out = self._out(out, x.shape, x.dtype)  # checked before the mask changes
         if self._keep is None or self._keep.shape != x.shape:
             self._keep = np.empty(x.shape, dtype=bool)
         np.greater(x, 0, out=self._keep)
-        return np.maximum(x, 0, out=self._out(out, x.shape, x.dtype))
+        return np.maximum(x, 0, out=out)
 
     def backward(self, dout, out: np.ndarray | None = None) -> np.ndarray:
         """Return dx: dout where x > 0, else 0 (into ``out`` if given)."""
@@ -294,19 +304,22 @@ class SoftmaxWithLoss(Layer):
         if x.ndim != 2:
             raise ValueError(f"x: expected scores of shape (N, C), got {x.shape}")
         t = label_column_as_vector(np.asarray(t), x.shape)
-        self._x, self._y = x, None
+        # Forget the last forward first: after a refused x or t, backward says there was none.
+        self._x = self._y = None
         self._fused.clear()
         if self.form == "fused" and valid_labels(t, *x.shape):
             self.t = t.astype(np.intp, copy=False)
             self.loss = self._fused.loss(x, self.t)
+            self._x = x
             return self.loss
         # One-hot targets, the textbook's form, or a bad t, which the loss functions explain.
         if self.form == "fused":
-            self.loss = softmax_cross_entropy(x, t)
+            loss, y = softmax_cross_entropy(x, t), None
         else:
-            self._y = softmax(x, axis=1)
-            self.loss = cross_entropy_error(self._y, t)
+            y = softmax(x, axis=1)
+            loss = cross_entropy_error(y, t)
         self.t = t.astype(x.dtype, copy=False) if t.shape == x.shape else t.astype(np.intp, copy=False)
+        self._x, self._y, self.loss = x, y, loss
         return self.loss
 
     def backward(self, dout=1.0, out: np.ndarray | None = None) -> np.ndarray:
@@ -356,6 +369,8 @@ class Dropout(Layer):
 
     def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = False, seed=None) -> None:
         super().__init__()
+        if not is_real(dropout_ratio):
+            raise TypeError(f"dropout_ratio: expected a number in [0, 1), got {dropout_ratio!r}")
         if not 0 <= dropout_ratio < 1:
             raise ValueError(f"dropout_ratio: expected a value in [0, 1), got {dropout_ratio}")
         self.dropout_ratio = float(dropout_ratio)
@@ -364,7 +379,7 @@ class Dropout(Layer):
         self.mask: np.ndarray | None = None
         self._factor: np.ndarray | None = None  # mask * scale in the input's dtype, or None after inference
         self._keep_mask = False
-        self._forwarded = False
+        self._shape: tuple[int, ...] | None = None  # the last forward's output shape
 
     def __repr__(self) -> str:
         return f"Dropout(dropout_ratio={self.dropout_ratio}, inverted={self.inverted})"
@@ -398,10 +413,10 @@ class Dropout(Layer):
         """
         train = train_flag(train, train_flg)
         x = as_float_array("x", x)
-        self._forwarded = True
+        self._shape = x.shape
         if not train:
             self._factor = None
-            return x if self.inverted else x * (1.0 - self.dropout_ratio)
+            return x if self.inverted else _times(x, 1.0 - self.dropout_ratio)
         if not (self._keep_mask and self.mask is not None and self.mask.shape == x.shape):
             # Uniforms are drawn in float64 whatever x's dtype, so float32 and float64 nets built
             # from one seed drop the same units.
@@ -409,15 +424,21 @@ class Dropout(Layer):
         scale = 1.0 / (1.0 - self.dropout_ratio) if self.inverted else 1.0
         self._factor = self.mask.astype(x.dtype)
         self._factor *= scale
-        return x * self._factor
+        return _times(x, self._factor)
 
     def backward(self, dout) -> np.ndarray:
         """Return dx: dout through the same mask and scale as the last forward."""
-        self._require_forward(self._forwarded)
+        self._require_forward(self._shape is not None)
+        dout = self._check_dout(dout, self._shape)
         if self._factor is None:
-            dout = as_float_array("dout", dout)
-            return dout if self.inverted else dout * (1.0 - self.dropout_ratio)
-        return self._check_dout(dout, self._factor.shape) * self._factor
+            return dout if self.inverted else _times(dout, 1.0 - self.dropout_ratio)
+        return _times(dout, self._factor)
+
+
+def _times(a: np.ndarray, b) -> np.ndarray:
+    """``a * b`` as an ndarray even for 0-d input (where NumPy's product is a scalar)."""
+    out = a * b
+    return out if isinstance(out, np.ndarray) else np.asarray(out)
 
 
 class BatchNormalization(Layer):
@@ -454,16 +475,18 @@ class BatchNormalization(Layer):
             raise ValueError(
                 f"beta: expected shape {gamma.shape} and dtype {dtype}, got {beta.shape} {beta.dtype}"
             )
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum: expected a value in [0, 1], got {momentum}")
-        self.momentum, self.eps = float(momentum), check_positive("eps", eps)
+        momentum = check_real("momentum", momentum, low=0.0, high=1.0, low_open=False, high_open=False)
+        self.momentum, self.eps = momentum, check_positive("eps", eps)
         self.params = {"gamma": gamma, "beta": beta}
         self.grads = {"gamma": np.zeros_like(gamma), "beta": np.zeros_like(beta)}
         stats = {"running_mean": (running_mean, np.zeros), "running_var": (running_var, np.ones)}
         for name, (value, default) in stats.items():
-            arr = default(d, dtype=dtype) if value is None else np.array(value, dtype=dtype)
+            arr = default(d, dtype=dtype) if value is None else as_float_array(name, value).astype(dtype)
             if arr.shape != (d,):
                 raise ValueError(f"{name}: expected shape ({d},), got {arr.shape}")
+            if not (np.isfinite(arr).all() and (name == "running_mean" or (arr >= 0).all())):
+                what = "finite values" if name == "running_mean" else "finite values >= 0"
+                raise ValueError(f"{name}: expected {what}, got {arr}")
             self.buffers[name] = arr
         self.input_shape: tuple[int, ...] | None = None
         self.xn: np.ndarray | None = None
@@ -502,6 +525,8 @@ class BatchNormalization(Layer):
         gamma = self.params["gamma"]
         x = as_float_array("x", x)
         x2 = flatten_features(x, gamma.shape[0]).astype(gamma.dtype, copy=False)
+        if train:  # an empty batch has no statistics: refused before the running ones change
+            check_nonempty_batch("x", x2)
         self.input_shape = x.shape
         self.train_flg = bool(train)
         if train:
@@ -632,9 +657,9 @@ class Convolution(Layer):
         n, _, h, w = x.shape
         oh = conv_output_size(h, fh, self.stride, self.pad)
         ow = conv_output_size(w, fw, self.stride, self.pad)
+        out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))  # before any buffer changes
         xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
         self._col = _conv.im2col_t(xp, fh, fw, self.stride, oh, ow, out=self._col)
-        out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))
         np.matmul(W.reshape(fn, -1), self._col, out=out.reshape(n, fn, oh * ow))
         out += self.params["b"][:, None, None]
         self.x = x
@@ -734,8 +759,8 @@ class Pooling(Layer):
         n, c, h, w = x.shape
         oh = conv_output_size(h, self.pool_h, self.stride, self.pad)
         ow = conv_output_size(w, self.pool_w, self.stride, self.pad)
+        out = self._out(out, (n, c, oh, ow), x.dtype)  # checked before the kept input changes
         self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
-        out = self._out(out, (n, c, oh, ow), x.dtype)
         _conv.max_pool(self._xp, self.pool_h, self.pool_w, self.stride, oh, ow, out)
         # backward compares against the maxima: keep a copy, as the caller may reuse ``out``.
         if self._max is None or self._max.shape != out.shape or self._max.dtype != out.dtype:

@@ -22,7 +22,7 @@ import inspect
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -31,14 +31,16 @@ from ._checks import (
     as_float_array,
     as_generator,
     check_labels,
+    check_nonempty_batch,
     check_nonnegative,
     check_positive_int,
+    check_real,
     label_column_as_vector,
 )
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss, train_flag
-from .util import atomic_write, format_table
+from .util import atomic_write, format_table, read_npz
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
 
@@ -93,6 +95,7 @@ class Sequential:
         self.params: dict[str, np.ndarray] = {
             name: layer.params[key] for name, (layer, key) in self._param_slots.items()
         }
+        _check_unshared(self.params)
         self._packed_grads: PackedDict | None = None
         self._decayed = [name for name, (_, key) in self._param_slots.items() if key == "W"]
         dtypes = {p.dtype for p in self.params.values()}
@@ -144,9 +147,12 @@ class Sequential:
         accepted by that name).
         """
         train = train_flag(train, train_flg)
-        out = self._as_input(x)
-        for i in range(len(self.layer_list) - 1):
-            out = self._layer_forward(i, out, train)
+        with _unchanged_on_error(self, train):
+            out = self._as_input(x)
+            if train:  # a batch's statistics need samples
+                check_nonempty_batch("x", out)
+            for i in range(len(self.layer_list) - 1):
+                out = self._layer_forward(i, out, train)
         return out
 
     def _weight_decay_loss(self) -> float:
@@ -158,12 +164,14 @@ class Sequential:
     def loss(self, x, t, train: bool = False, *, train_flg: bool | None = None) -> float:
         """Return the loss of the batch (plus weight decay) as a float; t: labels (N,) or one-hot (N, C)."""
         train = train_flag(train, train_flg)
-        return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
+        x = self._as_input(x)
+        check_nonempty_batch("x", x)  # a mean over no samples
+        with _unchanged_on_error(self, train):
+            return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
 
     def accuracy(self, x, t) -> float:
         """Return the fraction of samples whose highest score is the teacher's class (inference mode)."""
-        y = self.predict(x)
-        return float(np.mean(np.argmax(y, axis=1) == _as_labels(t, *y.shape)))
+        return _fraction_right(self.predict(x), t)
 
     # ----------------------------------------------------------------- backward
     def loss_and_gradient(self, x, t) -> tuple[float, dict[str, np.ndarray]]:
@@ -175,11 +183,13 @@ class Sequential:
         handed out, so nothing the caller holds is overwritten.
         """
         step, hidden = self._buffers_of_step, self.layer_list[:-1]
-        out = step.as_input(x, self.dtype)
-        for i in range(len(hidden)):
-            kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
-            out = step.forward(i, out, kwargs)
-        loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
+        with _unchanged_on_error(self):
+            out = step.as_input(x, self.dtype)
+            check_nonempty_batch("x", out)
+            for i in range(len(hidden)):
+                kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
+                out = step.forward(i, out, kwargs)
+            loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
         dout = step.backward(len(hidden), 1.0, like=out)
         for i in range(len(hidden) - 1, 0, -1):
             dout = step.backward(i, dout)
@@ -247,21 +257,20 @@ class Sequential:
 
         ValueError names missing and unexpected keys or wrong shapes; TypeError a non-float array.
         Other float dtypes are cast. ``source`` names the origin in messages (``load``: the path).
+        NaN and inf are copied (a diverged network's state loads back); :meth:`load` refuses them.
         """
-        targets = {**self.params, **self._buffers()}
-        values = _checked_state(targets, state, source)
-        for name, dst in targets.items():
-            np.copyto(dst, values[name], casting="same_kind")
+        _copy_state(self, state, source, finite=False)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``state_dict()`` to ``path`` as an .npz archive (exactly that name), atomically."""
+        full = _save_path(path)
         state = self.state_dict()
-        atomic_write(os.path.abspath(os.fspath(path)), lambda f: np.savez(f, **state), binary=True)
+        atomic_write(full, lambda f: np.savez(f, **state), binary=True)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Load parameters saved by :meth:`save` (``allow_pickle=False``), strictly; see load_state_dict."""
+        """Load what :meth:`save` wrote, strictly; ValueError naming a damaged, pickled or non-finite file."""
         path = os.fspath(path)
-        self.load_state_dict(_read_npz(path), source=path)
+        _copy_state(self, read_npz(path, "weights"), path, finite=True)
 
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
@@ -357,29 +366,94 @@ def _held_still(net: Sequential) -> Iterator[None]:
                 buf[...] = saved[name]
 
 
-def _read_npz(path: str) -> dict[str, np.ndarray]:
-    """The arrays of an .npz archive, read with ``allow_pickle=False``; ValueError for anything else."""
+@contextlib.contextmanager
+def _unchanged_on_error(net: Sequential, train: bool = True) -> Iterator[None]:
+    """Restore the buffers (batch-norm statistics) and generators (dropout) if the block raises.
+
+    A training-mode forward changes them before the loss layer has seen ``t``: a refused ``t``
+    (or an input a later layer refuses) must not leave them changed.
+    """
+    buffers = net.buffers() if train else {}
+    gens = list({id(g): g for g in net.generators().values()}.values()) if train else []
+    if not (buffers or gens):
+        yield
+        return
+    saved = {name: buf.copy() for name, buf in buffers.items()}
+    states = [g.bit_generator.state for g in gens]  # MultiLayerNet's dropout layers share one
     try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as e:  # not a NumPy file at all (np.load takes it for a pickle)
-        raise ValueError(f"{path}: expected an .npz archive written by save(): {e}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: expected an .npz archive written by save(), got a single .npy array")
-    with archive:
-        return {name: archive[name] for name in archive.files}
+        yield
+    except BaseException:
+        for name, buf in buffers.items():
+            buf[...] = saved[name]
+        for g, state in zip(gens, states, strict=True):
+            g.bit_generator.state = state
+        raise
+
+
+def _copy_state(net: Sequential, state, source: str, *, finite: bool) -> None:
+    """Copy ``state`` into the network's parameters and buffers once all of it is checked."""
+    targets = {**net.params, **net.buffers()}
+    values = _checked_state(targets, state, source)
+    bad = [f"{name} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
+           for name, v in values.items() if finite and not np.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{source}: expected finite values, got NaN or inf in " + ", ".join(bad))
+    for name, dst in targets.items():
+        np.copyto(dst, values[name], casting="same_kind")
+
+
+def _save_path(path) -> str:
+    """``path`` made absolute, after checking its folder exists (else the error names a temporary file)."""
+    given, full = os.fspath(path), os.path.abspath(os.fspath(path))
+    if not os.path.isdir(os.path.dirname(full)):
+        raise FileNotFoundError(f"path: cannot save to {given}: no folder {os.path.dirname(full)}")
+    if os.path.isdir(full):
+        raise IsADirectoryError(f"path: cannot save to {given}: it is a folder")
+    return full
 
 
 def _check_layers(layers: tuple, loss) -> None:
+    seen: dict[int, int] = {}
     for i, layer in enumerate([*layers, loss]):
+        what = "loss" if i == len(layers) else f"layers[{i}]"
+        if isinstance(layer, type):
+            raise TypeError(f"{what}: expected a layer object, got the class {layer.__name__} "
+                            f"(did you mean {layer.__name__}(...)?)")
         if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
-            what = "loss" if i == len(layers) else f"layers[{i}]"
             raise TypeError(f"{what}: expected a layer with forward and backward, got {type(layer).__name__}")
+        if id(layer) in seen:
+            # A layer keeps its last input for backward, and its grads would be overwritten.
+            raise ValueError(f"{what}: the {type(layer).__name__} object at position {seen[id(layer)]} "
+                             f"is used again at position {i}; give each position its own layer "
+                             "(copy.deepcopy(layer) for one with the same weights)")
+        seen[id(layer)] = i
+
+
+def _check_unshared(params: dict[str, np.ndarray]) -> None:
+    """Refuse two parameters in one memory: each would get its own gradient, then both updates."""
+    items = list(params.items())
+    for i, (a, p) in enumerate(items):
+        for b, q in items[i + 1:]:
+            if np.shares_memory(p, q):
+                raise ValueError(f"layers: parameters {a} and {b} share memory; tied weights are not "
+                                 "supported: give each layer its own arrays")
+
+
+def _fraction_right(y: np.ndarray, t) -> float:
+    """The fraction of rows of scores ``y`` whose argmax is the teacher's class; a row with NaN is wrong."""
+    check_nonempty_batch("x", y)
+    right = np.argmax(y, axis=1) == _as_labels(t, *y.shape)
+    right &= ~np.isnan(y).any(axis=1)  # argmax takes a NaN for the highest score
+    return float(np.mean(right))
 
 
 def _as_labels(t, n: int, c: int) -> np.ndarray:
     """Integer labels (N,) from labels (N,) or (N, 1) or one-hot targets (N, C), checked."""
     t = label_column_as_vector(np.asarray(t), (n, c))
     if t.shape == (n, c):
+        t = as_float_array("t", t)
+        if not np.isfinite(t).all():
+            raise ValueError("t: expected finite one-hot targets, got NaN or inf")
         return np.argmax(t, axis=1)
     if t.shape == (n,):
         return check_labels("t", t, c)
@@ -390,6 +464,8 @@ def _as_labels(t, n: int, c: int) -> np.ndarray:
 
 def _checked_state(targets: dict[str, np.ndarray], state, source: str) -> dict[str, np.ndarray]:
     """``state``'s arrays by name, after checking names, float dtypes and shapes against ``targets``."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{source}: expected a dict of arrays by name, got {type(state).__name__}")
     missing = [name for name in targets if name not in state]
     unexpected = [name for name in state if name not in targets]
     if missing or unexpected:
@@ -502,7 +578,7 @@ def _weight_std(weight_init_std, fan_in: int) -> float:
             names = sorted(WEIGHT_INIT_SCALES)
             raise ValueError(f"weight_init_std: expected a number or one of {names}, got {weight_init_std!r}")
         return math.sqrt(WEIGHT_INIT_SCALES[key] / fan_in)
-    return check_nonnegative("weight_init_std", weight_init_std, expected="a number >= 0 or a name")
+    return check_real("weight_init_std", weight_init_std, low=0.0, low_open=False)
 
 
 def _affine(rng: np.random.Generator, fan_in: int, fan_out: int, weight_init_std, dtype: np.dtype) -> Affine:

@@ -128,6 +128,10 @@ class Optimizer:
         Every check comes before the first write, so a bad argument leaves the parameters as they
         were. They are cheap next to the arithmetic: attribute reads, no NumPy calls.
         """
+        for what, d in (("params", params), ("grads", grads)):
+            if not isinstance(d, Mapping):
+                got = type(d).__name__
+                raise TypeError(f"{what}: expected a dict of arrays by parameter name, got {got}")
         if grads.keys() != params.keys():
             _check_keys("grads", grads, params)
         for key, p in params.items():
@@ -208,6 +212,8 @@ class Optimizer:
         Values may be Python scalars or 0-d arrays (as read back from ``.npz``). The arrays are
         copied. The state must match the parameters at the next update, or that update fails.
         """
+        if not isinstance(d, Mapping):
+            raise TypeError(f"state: expected a dict saved by state_dict(), got {type(d).__name__}")
         name = d.get("name")
         if name is not None and str(np.asarray(name)) != type(self).__name__.lower():
             raise ValueError(f"state: saved by optimizer {str(np.asarray(name))!r}, "

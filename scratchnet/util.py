@@ -1,6 +1,6 @@
 """Utilities, as the textbook's ``common/util.py``: the book's ``smooth_curve`` and ``shuffle_dataset``,
-the convolution helpers ``conv_output_size``, ``im2col`` and ``col2im`` (chapter 7), atomic file writes,
-BLAS thread limits and plain-text tables.
+the convolution helpers ``conv_output_size``, ``im2col`` and ``col2im`` (chapter 7), atomic file writes
+and reading .npz back, BLAS thread limits and plain-text tables.
 
 threadpoolctl is optional: without it :func:`blas_threads` does nothing (the results are the
 same, only the speed differs) and :func:`blas_libraries` returns an empty list.
@@ -13,6 +13,7 @@ import io
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from ._checks import as_float_array, as_generator, check_positive_int
 
 __all__ = [
     "np", "smooth_curve", "shuffle_dataset", "conv_output_size", "im2col", "col2im",
-    "AtomicFile", "atomic_write", "blas_threads", "blas_libraries", "format_table",
+    "AtomicFile", "atomic_write", "read_npz", "blas_threads", "blas_libraries", "format_table",
 ]
 
 _UMASK = os.umask(0o022)  # read the process's umask (the only way) and put it back at once
@@ -212,6 +213,34 @@ def shuffle_dataset(x, t, seed=None) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"t: expected as many samples as x {x.shape}, got shape {t.shape}")
     perm = as_generator("seed", seed).permutation(len(x))
     return x[perm], t[perm]
+
+
+def read_npz(path: str | os.PathLike, kind: str) -> dict[str, np.ndarray]:
+    """Every array of the .npz archive ``path``, read with ``allow_pickle=False``.
+
+    ``kind`` names what the file should be (``"weights"``, ``"checkpoint"``) in the message of the
+    ValueError raised for a file that is not such an archive: random bytes, a cut or corrupted
+    archive, a single .npy array, pickled objects. Errors opening the file (no such file, a
+    folder) are raised as they are; they name the path.
+    """
+    not_ours = f"{os.fspath(path)}: not a valid scratchnet {kind} file"
+    with open(path, "rb") as f:
+        try:
+            archive = np.load(f, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError(f"{not_ours} (a single .npy array, not an .npz archive)")
+            with archive:
+                return {k: archive[k] for k in archive.files}
+        except ValueError as e:
+            if str(e).startswith(not_ours):
+                raise
+            # NumPy's own message for pickled data suggests allow_pickle: never pass that on.
+            why = f"ValueError: {e}"
+            if "pickle" in why:
+                why = "not an archive of plain arrays; pickled data is never loaded"
+            raise ValueError(f"{not_ours} ({why})") from None
+        except (OSError, EOFError, zipfile.BadZipFile, AttributeError, TypeError, KeyError) as e:
+            raise ValueError(f"{not_ours} ({type(e).__name__}: {e})") from None
 
 
 def blas_threads(n: int | None, *, required: bool = False):

@@ -142,7 +142,7 @@ def test_constructor_arguments_are_checked():
         TwoLayerNet(784, 50, 10, seed=-1)
     with pytest.raises(ValueError, match=r"hidden_size_list\[1\]: expected a positive integer"):
         MultiLayerNet(784, [50, -3], 10)
-    with pytest.raises(ValueError, match="weight_decay_lambda: expected a number >= 0"):
+    with pytest.raises(ValueError, match="weight_decay_lambda: expected a finite number >= 0"):
         MultiLayerNet(784, [50], 10, weight_decay_lambda=-1)
 
 
@@ -302,11 +302,12 @@ def test_load_refuses_a_file_of_another_network_and_says_which_names_and_shapes(
 def test_load_refuses_pickled_objects_and_plain_npy_files(tmp_path):
     pickled = tmp_path / "pickled.npz"
     np.savez(pickled, W1=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(ValueError, match="allow_pickle"):
+    with pytest.raises(ValueError, match="pickled.npz: not a valid scratchnet weights file") as e:
         TwoLayerNet(3, 2, 2).load(pickled)
+    assert "allow_pickle" not in str(e.value)  # issue #15: never suggest loading it unsafely
     single = tmp_path / "single.npy"
     np.save(single, np.zeros(3))
-    with pytest.raises(ValueError, match="expected an .npz archive"):
+    with pytest.raises(ValueError, match=r"single.npy: not a valid scratchnet weights file \(a single .npy"):
         TwoLayerNet(3, 2, 2).load(single)
 
 

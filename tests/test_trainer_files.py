@@ -94,6 +94,10 @@ def test_a_corrupt_checkpoint_is_a_value_error_naming_the_file(run, damage):
         (lambda m, a: m.update(evals=[{"step": 1}]), r"evals: expected a list of evaluations"),
         (lambda m, a: a.update({"history.loss": np.zeros(3)}), r"history.loss: expected 10 float losses"),
         (lambda m, a: m.update(config=[]), r"config: expected a mapping"),
+        (lambda m, a: a.update({"params.W1": np.full_like(a["params.W1"], np.nan)}),
+         r"expected finite values, got NaN or inf in \['params.W1'\]"),
+        (lambda m, a: a.update({"optimizer.lr": np.array(np.inf)}),
+         r"expected finite values, got NaN or inf in \['optimizer.lr'\]"),
     ],
 )
 def test_every_checkpoint_field_is_checked(run, change, match):
