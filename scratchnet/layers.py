@@ -508,3 +508,224 @@ class BatchNormalization(Layer):
             dx = dxn
         dx /= self.std
         return dx.reshape(self.input_shape)
+
+
+# --------------------------------------------------------------------- chapter 7: convolution layers
+# Kept at the end of the module; the fast forms of im2col/col2im they use live in scratchnet._conv.
+from . import _conv  # noqa: E402
+from .util import conv_output_size  # noqa: E402
+
+__all__ += ["Convolution", "Pooling"]
+
+
+def _check_image_input(x, channels: int, dtype: np.dtype) -> np.ndarray:
+    x = as_float_array("x", x)
+    if x.ndim != 4:
+        raise ValueError(f"x: expected images of shape (N, {channels}, H, W), got {x.shape}")
+    if x.shape[1] != channels:
+        raise ValueError(f"x: expected {channels} channels, shape (N, {channels}, H, W), got {x.shape}")
+    return x.astype(dtype, copy=False)
+
+
+def _check_out_contiguous(out: np.ndarray) -> np.ndarray:
+    if not out.flags.c_contiguous:
+        raise ValueError("out: expected a C-contiguous array")
+    return out
+
+
+class Convolution(Layer):
+    """2-D convolution (cross-correlation, as in the textbook) of NCHW images with FN filters.
+
+    Parameters
+    ----------
+    W : ndarray, shape (FN, C, FH, FW), float
+        Filters, kept as the same object (like Affine's W).
+    b : ndarray, shape (FN,), W's dtype
+    stride : int >= 1
+    pad : int >= 0
+        Zeros added around H and W.
+
+    ``forward`` takes x (N, C, H, W) and returns (N, FN, OH, OW) with
+    OH = (H + 2*pad - FH) / stride + 1 (likewise OW); sizes that do not tile raise ValueError.
+    Computed as im2col and one matmul per sample (LeCun et al. 1998,
+    http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf).
+    """
+
+    def __init__(self, W, b, stride: int = 1, pad: int = 0) -> None:
+        super().__init__()
+        W = as_float_array("W", W)
+        if W.ndim != 4:
+            raise ValueError(f"W: expected filters of shape (FN, C, FH, FW), got {W.shape}")
+        b = as_float_array("b", b)
+        if b.shape != (W.shape[0],):
+            raise ValueError(f"b: expected shape ({W.shape[0]},) (one per filter of W), got {b.shape}")
+        if b.dtype != W.dtype:
+            raise TypeError(f"b: expected the dtype of W ({W.dtype}), got {b.dtype}")
+        for name, value, low in (("stride", stride, 1), ("pad", pad, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+        self.stride, self.pad = int(stride), int(pad)
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.x: np.ndarray | None = None
+        self._col: np.ndarray | None = None  # (N, C*FH*FW, OH*OW), reused by the next forward
+        self._pad_buf: np.ndarray | None = None
+        self._dcol: np.ndarray | None = None
+        self._dw_parts: np.ndarray | None = None
+        self._dx_bufs: dict[str, np.ndarray] = {}
+
+    W = property(lambda self: self.params["W"])
+    b = property(lambda self: self.params["b"])
+    dW = property(lambda self: self.grads["W"])
+    db = property(lambda self: self.grads["b"])
+
+    def __repr__(self) -> str:
+        fn, c, fh, fw = self.params["W"].shape
+        return f"Convolution({c} -> {fn}, {fh}x{fw}, stride={self.stride}, pad={self.pad})"
+
+    def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
+        """Return the convolution of x with the filters, plus b.
+
+        Parameters
+        ----------
+        x : array_like, shape (N, C, H, W); cast to W's dtype. Kept for ``backward``.
+        out : ndarray, shape (N, FN, OH, OW), W's dtype, C-contiguous, optional
+
+        Returns
+        -------
+        ndarray, shape (N, FN, OH, OW), W's dtype (``out`` when given)
+        """
+        W = self.params["W"]
+        fn, c, fh, fw = W.shape
+        x = _check_image_input(x, c, W.dtype)
+        n, _, h, w = x.shape
+        oh = conv_output_size(h, fh, self.stride, self.pad)
+        ow = conv_output_size(w, fw, self.stride, self.pad)
+        xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
+        self._col = _conv.im2col_t(xp, fh, fw, self.stride, oh, ow, out=self._col)
+        out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))
+        np.matmul(W.reshape(fn, -1), self._col, out=out.reshape(n, fn, oh * ow))
+        out += self.params["b"][:, None, None]
+        self.x = x
+        return out
+
+    def backward(self, dout, *, input_grad: bool = True, out: np.ndarray | None = None) -> np.ndarray | None:
+        """Fill ``grads["W"]`` and ``grads["b"]``; return dx (N, C, H, W), or None if not input_grad.
+
+        Parameters
+        ----------
+        dout : array_like, shape (N, FN, OH, OW)
+        input_grad : bool
+            False skips dx (a network's first layer needs none), as Affine's does.
+        out : ndarray, shape (N, C, H, W), W's dtype, C-contiguous, optional
+        """
+        self._require_forward(self.x is not None)
+        W = self.params["W"]
+        fn, c, fh, fw = W.shape
+        n, p = self.x.shape[0], self._col.shape[2]
+        oh = (self.x.shape[2] + 2 * self.pad - fh) // self.stride + 1
+        dout = self._check_dout(dout, (n, fn, oh, p // oh), W.dtype)
+        d3 = np.ascontiguousarray(dout).reshape(n, fn, p)
+        # dW = sum over samples of dout_n @ col_n.T: one small matmul per sample, then one sum.
+        parts = self._dw_parts
+        if parts is None or parts.shape != (n, fn, self._col.shape[1]) or parts.dtype != W.dtype:
+            parts = self._dw_parts = np.empty((n, fn, self._col.shape[1]), dtype=W.dtype)
+        np.matmul(d3, self._col.transpose(0, 2, 1), out=parts)
+        np.add.reduce(parts, axis=0, out=self._grad_buffer("W").reshape(fn, -1))
+        np.add.reduce(d3.sum(axis=2), axis=0, out=self._grad_buffer("b"))
+        if not input_grad:
+            return None
+        if self.stride == 1 and self.pad < fh and self.pad < fw:
+            dx = _check_out_contiguous(self._out(out, self.x.shape, W.dtype))
+            return _conv.input_grad_stride1(dout, W, self.pad, dx, self._dx_bufs)
+        dcol = self._dcol
+        if dcol is None or dcol.shape != self._col.shape or dcol.dtype != W.dtype:
+            dcol = self._dcol = np.empty_like(self._col)
+        np.matmul(W.reshape(fn, -1).T, d3, out=dcol)
+        h, w = self.x.shape[2:]
+        if self.pad == 0:
+            dx = _check_out_contiguous(self._out(out, self.x.shape, W.dtype))
+            return _conv.col2im_t(dcol, self.x.shape, fh, fw, self.stride, out=dx)
+        padded_shape = (n, c, h + 2 * self.pad, w + 2 * self.pad)
+        dxp = _conv.col2im_t(dcol, padded_shape, fh, fw, self.stride)
+        dx = self._out(out, self.x.shape, W.dtype)
+        np.copyto(dx, _conv.unpadded(dxp, self.pad))
+        return dx
+
+
+class Pooling(Layer):
+    """Max pooling over pool_h x pool_w windows of NCHW images; overlapping windows allowed.
+
+    Parameters
+    ----------
+    pool_h, pool_w : int >= 1
+    stride : int >= 1
+    pad : int >= 0
+        Zeros added around H and W before pooling, as the textbook's im2col does.
+
+    ``forward`` takes x (N, C, H, W), float, and returns (N, C, OH, OW) in x's dtype,
+    OH = (H + 2*pad - pool_h) / stride + 1; ``backward`` sends each output's gradient to the
+    first maximum of its window (the textbook's argmax).
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
+        super().__init__()
+        for name, value, low in (("pool_h", pool_h, 1), ("pool_w", pool_w, 1), ("stride", stride, 1),
+                                 ("pad", pad, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+        self.pool_h, self.pool_w, self.stride, self.pad = int(pool_h), int(pool_w), int(stride), int(pad)
+        self.x: np.ndarray | None = None
+        self._xp: np.ndarray | None = None
+        self._pad_buf: np.ndarray | None = None
+        self._max: np.ndarray | None = None
+        self._masks: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __repr__(self) -> str:
+        return f"Pooling({self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad})"
+
+    def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
+        """Return the maximum of each window.
+
+        Parameters
+        ----------
+        x : array_like, shape (N, C, H, W), float. Kept for ``backward``.
+        out : ndarray, shape (N, C, OH, OW), x's dtype, optional
+
+        Returns
+        -------
+        ndarray, shape (N, C, OH, OW), x's dtype (``out`` when given)
+        """
+        x = as_float_array("x", x)
+        if x.ndim != 4:
+            raise ValueError(f"x: expected images of shape (N, C, H, W), got {x.shape}")
+        n, c, h, w = x.shape
+        oh = conv_output_size(h, self.pool_h, self.stride, self.pad)
+        ow = conv_output_size(w, self.pool_w, self.stride, self.pad)
+        self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
+        out = self._out(out, (n, c, oh, ow), x.dtype)
+        _conv.max_pool(self._xp, self.pool_h, self.pool_w, self.stride, oh, ow, out)
+        # backward compares against the maxima: keep a copy, as the caller may reuse ``out``.
+        if self._max is None or self._max.shape != out.shape or self._max.dtype != out.dtype:
+            self._max = np.empty_like(out)
+        np.copyto(self._max, out)
+        self.x = x
+        return out
+
+    def backward(self, dout, out: np.ndarray | None = None) -> np.ndarray:
+        """Return dx (N, C, H, W): dout at each window's first maximum, summed where windows overlap."""
+        self._require_forward(self.x is not None)
+        m = self._max
+        dout = self._check_dout(dout, m.shape, m.dtype)
+        masks = self._masks
+        if masks is None or masks[0].shape != m.shape:
+            masks = self._masks = (np.empty(m.shape, dtype=bool), np.empty(m.shape, dtype=bool))
+        if self.pad == 0:
+            dx = self._out(out, self.x.shape, m.dtype)
+            return _conv.max_pool_backward(self._xp, m, dout, self.pool_h, self.pool_w, self.stride,
+                                           dx, *masks)
+        dxp = _conv.max_pool_backward(self._xp, m, dout, self.pool_h, self.pool_w, self.stride,
+                                      np.empty(self._xp.shape, dtype=m.dtype), *masks)
+        dx = self._out(out, self.x.shape, m.dtype)
+        np.copyto(dx, _conv.unpadded(dxp, self.pad))
+        return dx

@@ -167,7 +167,7 @@ class Sequential:
         for i in range(len(hidden) - 1, 0, -1):
             dout = step.backward(i, dout)
         if hidden:  # nobody needs the gradient with respect to the input data: skip its matmul
-            if isinstance(hidden[0], Affine):
+            if isinstance(hidden[0], Affine) or _accepts(hidden[0].backward, "input_grad"):
                 hidden[0].backward(dout, input_grad=False)
             else:
                 hidden[0].backward(dout)

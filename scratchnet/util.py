@@ -1,4 +1,5 @@
-"""Utilities, as the textbook's ``common/util.py``: BLAS thread limits and plain-text tables.
+"""Utilities, as the textbook's ``common/util.py``: BLAS thread limits, plain-text tables, and the
+convolution helpers ``conv_output_size``, ``im2col`` and ``col2im`` (chapter 7).
 
 threadpoolctl is optional: without it :func:`blas_threads` does nothing (the results are the
 same, only the speed differs) and :func:`blas_libraries` returns an empty list.
@@ -11,7 +12,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["blas_threads", "blas_libraries", "format_table"]
+import numpy as np
+
+from . import _conv
+
+__all__ = ["blas_threads", "blas_libraries", "format_table", "conv_output_size", "im2col", "col2im"]
 
 
 def blas_threads(n: int | None, *, required: bool = False):
@@ -80,3 +85,109 @@ def format_table(rows: Sequence[Sequence[str]]) -> list[str]:
     """
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
+    return int(value)
+
+
+def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
+    """Output length of a convolution or pool along one axis: (input + 2*pad - filter) / stride + 1.
+
+    Parameters
+    ----------
+    input_size, filter_size : int >= 1
+    stride : int >= 1
+    pad : int >= 0
+
+    Raises
+    ------
+    ValueError
+        When the filter is larger than the padded input, or the windows do not tile it, i.e.
+        (input + 2*pad - filter) is not divisible by the stride; the message names the sizes.
+    """
+    input_size = _check_int("input_size", input_size, 1)
+    filter_size = _check_int("filter_size", filter_size, 1)
+    stride = _check_int("stride", stride, 1)
+    pad = _check_int("pad", pad, 0)
+    span = input_size + 2 * pad - filter_size
+    if span < 0:
+        raise ValueError(f"filter_size: expected at most input_size + 2*pad = {input_size + 2 * pad}, "
+                         f"got {filter_size} (input_size {input_size}, pad {pad})")
+    if span % stride:
+        raise ValueError(f"stride: (input_size + 2*pad - filter_size) = ({input_size} + 2*{pad} - "
+                         f"{filter_size}) = {span} is not divisible by stride {stride}: the windows do not "
+                         "tile the input")
+    return span // stride + 1
+
+
+def _check_images(name: str, x, channels: int | None = None) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {x.dtype}")
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected images of shape (N, C, H, W), got {x.shape}")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{name}: expected {channels} channels (N, {channels}, H, W), got {x.shape}")
+    return x if x.dtype.kind == "f" else x.astype(np.float64)
+
+
+def im2col(input_data, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Unfold image windows into rows, as the textbook's ``im2col``.
+
+    Parameters
+    ----------
+    input_data : array_like, shape (N, C, H, W), float (ints become float64)
+    filter_h, filter_w : int
+        The window's height and width.
+    stride : int >= 1
+    pad : int >= 0
+        Zeros added around H and W.
+
+    Returns
+    -------
+    col : ndarray, shape (N*OH*OW, C*filter_h*filter_w), the input's dtype
+        Row (n, y, x) is the window whose output lands at (y, x) of image n, flattened in
+        (C, filter_h, filter_w) order. OH, OW from :func:`conv_output_size`.
+    """
+    x = _check_images("input_data", input_data)
+    n, c, h, w = x.shape
+    oh = conv_output_size(h, filter_h, stride, pad)
+    ow = conv_output_size(w, filter_w, stride, pad)
+    xp, _ = _conv.padded(x, pad, None)
+    col_t = _conv.im2col_t(xp, filter_h, filter_w, stride, oh, ow)
+    return col_t.transpose(0, 2, 1).reshape(n * oh * ow, c * filter_h * filter_w)
+
+
+def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Fold rows back into images, adding where windows overlap: the adjoint of :func:`im2col`.
+
+    Parameters
+    ----------
+    col : array_like, shape (N*OH*OW, C*filter_h*filter_w), float
+    input_shape : tuple (N, C, H, W)
+        The shape of the images ``col`` was taken from.
+    filter_h, filter_w, stride, pad : int
+        As given to :func:`im2col`.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W), col's dtype (the padding is cut away)
+    """
+    if len(input_shape) != 4:
+        raise ValueError(f"input_shape: expected (N, C, H, W), got {tuple(input_shape)}")
+    n, c, h, w = (_check_int(f"input_shape[{i}]", v, 1) for i, v in enumerate(input_shape))
+    oh = conv_output_size(h, filter_h, stride, pad)
+    ow = conv_output_size(w, filter_w, stride, pad)
+    col = np.asarray(col)
+    if col.dtype.kind != "f":
+        col = col.astype(np.float64)
+    expected = (n * oh * ow, c * filter_h * filter_w)
+    if col.shape != expected:
+        raise ValueError(f"col: expected shape {expected} for input_shape {(n, c, h, w)}, got {col.shape}")
+    col_t = np.ascontiguousarray(col.reshape(n, oh * ow, -1).transpose(0, 2, 1))
+    xp = _conv.col2im_t(col_t, (n, c, h + 2 * pad, w + 2 * pad), filter_h, filter_w, stride)
+    return np.ascontiguousarray(_conv.unpadded(xp, pad))

@@ -42,6 +42,8 @@ DEFAULT_SGD_LR = 0.1
 #: The gradient source when --grad is not given: the textbook's chapter 4 trains by numerical
 #: gradient, which scratchnet's fast finite differences (scratchnet.fastgrad) make practical.
 DEFAULT_GRAD = "numerical"
+#: --network choices; the conv nets train by backprop in float32 unless --grad/--dtype say otherwise.
+NETWORKS = ["mlp", "simpleconvnet", "deepconvnet"]
 #: Flags that may change when resuming; the others must stay as the run was started.
 RESUMABLE = {"epochs", "iters", "resume", "progress", "plot", "data_dir"}
 #: Settings a checkpoint never decides: where the run is (the folder resumed) and where the data is.
@@ -123,6 +125,10 @@ def build_parser(suppress_defaults: bool = False,
                    help=f"learning rate (default {DEFAULT_SGD_LR} for sgd, else the optimizer's default)")
     p.add_argument("--optimizer", type=str.lower, choices=sorted(OPTIMIZERS), default=default("sgd"),
                    help="the update rule (default sgd)")
+    p.add_argument("--network", choices=NETWORKS, default=default("mlp"),
+                   help="mlp (default: TwoLayerNet/MultiLayerNet from --hidden), simpleconvnet (chapter 7) "
+                        "or deepconvnet (chapter 8); the conv nets take images as (N, 1, 28, 28) and default "
+                        "to --grad backprop --dtype float32")
     p.add_argument("--hidden", type=_hidden, default=default([50]),
                    help="hidden widths: 50 gives TwoLayerNet 784-50-10 (default); 100,100 a MultiLayerNet")
     p.add_argument("--activation", type=str.lower, choices=["sigmoid", "relu"], default=default("sigmoid"),
@@ -130,9 +136,10 @@ def build_parser(suppress_defaults: bool = False,
     p.add_argument("--weight-init", type=_weight_init, default=default(None),
                    help="initial weight std, or he / xavier (default: 0.01 for one hidden layer as in the "
                         "book, he/xavier by activation for more)")
-    p.add_argument("--grad", choices=["backprop", "numerical", "check"], default=default(DEFAULT_GRAD),
+    p.add_argument("--grad", choices=["backprop", "numerical", "check"], default=default(None),
                    help=f"gradient by backprop, by numerical differentiation, or backprop cross-checked "
-                        f"against numerical every --check-every steps (default {DEFAULT_GRAD})")
+                        f"against numerical every --check-every steps (default {DEFAULT_GRAD} for mlp, "
+                        "backprop for the conv nets)")
     p.add_argument("--check-every", type=_positive_int, default=default(100),
                    help="steps between gradient checks with --grad check (default 100)")
     p.add_argument("--sampling", choices=["random", "shuffle"], default=default("random"),
@@ -142,8 +149,8 @@ def build_parser(suppress_defaults: bool = False,
     p.add_argument("--dataset", choices=sorted(TRAIN_SIZES), default=default("mnist"), help="default mnist")
     p.add_argument("--data-dir", default=default(None),
                    help="dataset cache folder (default $SCRATCHNET_DATA or ~/.cache/scratchnet)")
-    p.add_argument("--dtype", choices=["float64", "float32"], default=default("float64"),
-                   help="parameter dtype (default float64)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default=default(None),
+                   help="parameter dtype (default float64; float32 for the conv nets unless --grad check)")
     p.add_argument("--eval-subset", type=_positive_int, default=default(None),
                    help="measure accuracy on a fixed random subset of this many samples (default: all)")
     p.add_argument("--out", default=default(None), help="run folder (default runs/<timestamp>)")
@@ -250,6 +257,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.eval_subset is not None and args.eval_subset > TEST_SIZES[args.dataset]:
         parser.error(f"argument --eval-subset: expected at most the test set size "
                      f"{TEST_SIZES[args.dataset]}, got {args.eval_subset}")
+    conv = getattr(args, "network", "mlp") != "mlp"
+    if args.grad is None:
+        args.grad = "backprop" if conv else DEFAULT_GRAD
+    if args.dtype is None:
+        args.dtype = "float32" if conv and args.grad != "check" else "float64"
     if args.grad == "check" and args.dtype != "float64":
         parser.error("argument --grad: check compares gradients in float64; use it with --dtype float64")
     _check_out(parser, args.out, args.resume is not None)
@@ -261,12 +273,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def build_network(args: argparse.Namespace, input_size: int, output_size: int):
-    """TwoLayerNet for one hidden layer, MultiLayerNet for more, seeded from ``args.seed``."""
+    """TwoLayerNet for one hidden layer, MultiLayerNet for more, or --network's conv net; seeded by --seed."""
     from scratchnet.network import MultiLayerNet, TwoLayerNet
 
     # A stream of its own, independent of the trainer's default_rng(seed) batch stream.
     rng = np.random.default_rng(np.random.SeedSequence(args.seed).spawn(1)[0])
     dtype = np.dtype(args.dtype).type
+    network = getattr(args, "network", "mlp")
+    if network != "mlp":
+        from scratchnet import DeepConvNet, SimpleConvNet
+
+        side = math.isqrt(input_size)
+        make = SimpleConvNet if network == "simpleconvnet" else DeepConvNet
+        return make(input_dim=(1, side, side), output_size=output_size, seed=rng, dtype=dtype)
     init = {} if args.weight_init is None else {"weight_init_std": args.weight_init}
     if len(args.hidden) == 1:
         return TwoLayerNet(input_size, args.hidden[0], output_size, activation=args.activation,
@@ -288,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     output_size = int(t_train.max()) + 1
     net = build_network(args, x_train.shape[1], output_size)
+    if getattr(args, "network", "mlp") != "mlp":  # the conv nets take images, (N, 1, 28, 28)
+        side = math.isqrt(x_train.shape[1])
+        x_train, x_test = (x.reshape(-1, 1, side, side) for x in (x_train, x_test))
     trainer = Trainer(
         net, x_train, t_train, x_test, t_test,
         optimizer=args.optimizer,

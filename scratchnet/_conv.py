@@ -1,0 +1,150 @@
+"""Speed helpers for Convolution and Pooling: windows by stride tricks, col2im by strided adds.
+
+The layers keep their columns in the layout (N, C*FH*FW, OH*OW), the transpose of each sample's
+block of the textbook's (N*OH*OW, C*FH*FW) matrix. With it, each kernel offset (i, j) is one
+contiguous (N, C, OH, OW) slab of the columns, so taking windows and putting gradients back are
+FH*FW vectorised copies or adds, and a batched matmul gives outputs directly in NCHW order (no
+transpose copy between layers). docs/convolution.md has the reasoning and the measurements.
+
+Nothing here checks its input: the public functions in ``scratchnet.util`` and the layers do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def padded(x: np.ndarray, pad: int, buf: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """x with ``pad`` zeros around H and W, in ``buf`` when it fits (its border is kept zero).
+
+    Returns (padded x, the buffer to pass next time); x itself when pad is 0.
+    """
+    if pad == 0:
+        return x, buf
+    n, c, h, w = x.shape
+    shape = (n, c, h + 2 * pad, w + 2 * pad)
+    if buf is None or buf.shape != shape or buf.dtype != x.dtype:
+        buf = np.zeros(shape, dtype=x.dtype)
+    buf[:, :, pad:pad + h, pad:pad + w] = x
+    return buf, buf
+
+
+def offset_view(xp: np.ndarray, i: int, j: int, stride: int, oh: int, ow: int) -> np.ndarray:
+    """The (N, C, OH, OW) view of xp that kernel offset (i, j) meets at every output position."""
+    return xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+
+
+def im2col_t(xp: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
+             out: np.ndarray | None = None) -> np.ndarray:
+    """Columns of the padded input xp (N, C, Hp, Wp): shape (N, C*FH*FW, OH*OW), xp's dtype.
+
+    Row (c, i, j) of sample n holds xp[n, c, i + stride*y, j + stride*x] over the output positions
+    (y, x): one strided copy per kernel offset.
+    """
+    n, c = xp.shape[:2]
+    shape = (n, c * fh * fw, oh * ow)
+    if out is None or out.shape != shape or out.dtype != xp.dtype:
+        out = np.empty(shape, dtype=xp.dtype)
+    cols = out.reshape(n, c, fh, fw, oh, ow)
+    for i in range(fh):
+        for j in range(fw):
+            np.copyto(cols[:, :, i, j], offset_view(xp, i, j, stride, oh, ow))
+    return out
+
+
+def col2im_t(col: np.ndarray, xp_shape: tuple[int, ...], fh: int, fw: int, stride: int,
+             out: np.ndarray | None = None) -> np.ndarray:
+    """The adjoint of :func:`im2col_t`: add each column entry back where it was taken from.
+
+    Returns the padded-shape (N, C, Hp, Wp) sum, in ``out`` when given (it is overwritten).
+    """
+    n, c, hp, wp = xp_shape
+    oh, ow = (hp - fh) // stride + 1, (wp - fw) // stride + 1
+    if out is None:
+        out = np.empty(xp_shape, dtype=col.dtype)
+    cols = col.reshape(n, c, fh, fw, oh, ow)
+    # Windows that neither overlap nor leave gaps: every input pixel is written exactly once.
+    tiles = stride == fh and stride == fw and hp == stride * oh and wp == stride * ow
+    if not tiles:
+        out.fill(0)
+    for i in range(fh):
+        for j in range(fw):
+            dst = offset_view(out, i, j, stride, oh, ow)
+            if tiles:
+                np.copyto(dst, cols[:, :, i, j])
+            else:
+                dst += cols[:, :, i, j]
+    return out
+
+
+def unpadded(xp: np.ndarray, pad: int) -> np.ndarray:
+    """The interior of a padded (N, C, Hp, Wp) array, as a view."""
+    if pad == 0:
+        return xp
+    return xp[:, :, pad:xp.shape[2] - pad, pad:xp.shape[3] - pad]
+
+
+def max_pool(xp: np.ndarray, ph: int, pw: int, stride: int, oh: int, ow: int, out: np.ndarray) -> np.ndarray:
+    """Max over each window by pairwise np.maximum over the pool's offsets, into out (N, C, OH, OW).
+
+    A reduction such as ``.max(axis=(3, 5))`` over a reshaped view runs a short inner loop per
+    output element and is tens of times slower than these PH*PW whole-array maxima.
+    """
+    np.copyto(out, offset_view(xp, 0, 0, stride, oh, ow))
+    for i in range(ph):
+        for j in range(pw):
+            if i or j:
+                np.maximum(out, offset_view(xp, i, j, stride, oh, ow), out=out)
+    return out
+
+
+def max_pool_backward(xp: np.ndarray, m: np.ndarray, dout: np.ndarray, ph: int, pw: int, stride: int,
+                      dxp: np.ndarray, hit: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """Route dout to the first maximum of each window (the textbook's argmax), into dxp (padded shape).
+
+    ``hit`` and ``taken`` are bool scratch arrays of m's shape. Offsets are visited in the
+    window's row-major order, so ties go to the first, as argmax does.
+    """
+    _, _, oh, ow = m.shape
+    hp, wp = xp.shape[2:]
+    tiles = stride == ph and stride == pw and hp == stride * oh and wp == stride * ow
+    if not tiles:
+        dxp.fill(0)
+    taken.fill(False)
+    for i in range(ph):
+        for j in range(pw):
+            v = offset_view(xp, i, j, stride, oh, ow)
+            np.equal(v, m, out=hit)
+            np.greater(hit, taken, out=hit)  # hit and not taken
+            taken |= hit
+            dst = offset_view(dxp, i, j, stride, oh, ow)
+            if tiles:
+                np.multiply(dout, hit, out=dst)
+            else:
+                dst += dout * hit
+    return dxp
+
+
+def input_grad_stride1(dout: np.ndarray, W: np.ndarray, pad: int, out: np.ndarray,
+                       bufs: dict) -> np.ndarray:
+    """dx of a stride-1 convolution with pad < FH and pad < FW, as a "full" convolution of dout.
+
+    dx[n, c, y, x] = sum over f, i, j of dout[n, f, y + pad - i, x + pad - j] * W[f, c, i, j]:
+    the convolution of dout, zero-padded by FH-1-pad and FW-1-pad, with the filters flipped and
+    their two channel axes swapped. One im2col copy and one matmul with an (N, C, H*W) result
+    replace col2im's matmul with an (N, C*FH*FW, OH*OW) result and its FH*FW strided adds.
+    ``bufs`` holds this layer's scratch arrays between calls. ``out`` is (N, C, H, W), C-contiguous.
+    """
+    n, fn, oh, ow = dout.shape
+    _, c, fh, fw = W.shape
+    ph, pw = fh - 1 - pad, fw - 1 - pad
+    shape = (n, fn, oh + 2 * ph, ow + 2 * pw)
+    dp = bufs.get("dout_padded")
+    if dp is None or dp.shape != shape or dp.dtype != dout.dtype:
+        dp = bufs["dout_padded"] = np.zeros(shape, dtype=dout.dtype)
+    dp[:, :, ph:ph + oh, pw:pw + ow] = dout
+    h, w = out.shape[2:]
+    col = bufs["dout_col"] = im2col_t(dp, fh, fw, 1, h, w, out=bufs.get("dout_col"))
+    flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, fn * fh * fw)
+    np.matmul(flipped, col, out=out.reshape(n, c, h * w))
+    return out
