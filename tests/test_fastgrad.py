@@ -367,3 +367,21 @@ def test_step_series_leaves_samples_near_a_relu_kink_to_the_exact_route(monkeypa
     fast = mlp_numerical_gradient(spec, x, t)
     assert (0, [2]) in exact
     assert max_diff(fast, naive_gradient(spec, x, t)) <= 1e-8
+
+
+def test_blas_threads_reuses_one_controller_and_puts_the_count_back():
+    # the fast path enters blas_threads(1) at every call: it must not rescan the loaded libraries
+    from threadpoolctl import threadpool_info
+
+    from scratchnet import util
+
+    def counts():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = counts()
+    with util.blas_threads(1):
+        assert set(counts()) <= {1}
+        first = util._CONTROLLER[0]
+    with util.blas_threads(1):
+        assert util._CONTROLLER[0] is first
+    assert counts() == before
