@@ -7,6 +7,10 @@ evaluating the whole network twice per element. It sees the network only as an :
 of Affine layers (arrays) with elementwise ``sigmoid`` / ``relu`` / ``identity`` between them, ending in
 softmax + cross-entropy (fused or the textbook's ``-log(y + 1e-7)``), with optional L2 weight decay.
 
+Each layer first tries the step series (each sample's loss change as a power series in the step, cut
+where its tail is below 1e-18, summed over the batch by matrix products); the per-input routes,
+one (sample, input value) at a time, take what the series cannot.
+
 How it works, and measured numbers: docs/numerical-gradient.md.
 """
 
