@@ -700,6 +700,8 @@ def _step_terms(loss: str, reach: float, gmax: float) -> int | None:
     coefficient by M / R**k, so the tail after e**K is at most M t**(K+1) / (1 - t), t = reach / R;
     both steps +-e count. The best of ``_STEP_RHOS``; None past ``_STEP_MAX_TERMS`` terms.
     """
+    if not (math.isfinite(gmax) and math.isfinite(reach)):
+        return None
     best = None
     for rho in _STEP_RHOS:
         R = min(1.0, rho / gmax) if gmax > 0 else 1.0

@@ -312,6 +312,7 @@ def test_step_series_length_grows_with_the_reach_and_gives_up_when_long():
         assert _step_terms(loss, 1e-4, 3.0) >= _step_terms(loss, 1e-4, 0.5)  # a wider gain: a smaller disk
         assert _step_terms(loss, 0.5, 1.0) is None  # past the disk the bound holds on: per-input routes
     assert _step_terms("fused", 1e-4, 0.0) == 1  # nothing moves the loss
+    assert _step_terms("fused", 1e-4, np.inf) is None and _step_terms("fused", np.inf, 1.0) is None
 
 
 @pytest.mark.parametrize("loss", ["fused", "textbook"])
