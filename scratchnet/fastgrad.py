@@ -357,12 +357,13 @@ _INPUT_CACHE = _InputCache()
 
 def _hidden_layer_delta(
     spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, threads: int, cached: bool = False,
-    samples: np.ndarray | None = None,
+    samples: np.ndarray | None = None, gain: _Gain | None = None,
 ):
     """Summed loss differences for every element of hidden Affine ``layer`` (its W and b).
 
     ``cached``: take the input's distinct values from :data:`_INPUT_CACHE` (the same arrays).
-    ``samples``: only these samples' contributions (indices into the batch).
+    ``samples``: only these samples' contributions (indices into the batch), with ``gain`` the
+    layer's :class:`_Gain` when the caller has it.
     """
     x = fw.inputs[layer]
     if samples is not None:
@@ -373,7 +374,8 @@ def _hidden_layer_delta(
         distinct = _INPUT_CACHE.distinct_inputs if cached else _distinct_inputs
         rows, values, owner, starts, counts = distinct(x)
     J = W64[layer].shape[1]
-    gain = _linear_gain(spec, W64, fw, layer, h)
+    if gain is None:
+        gain = _linear_gain(spec, W64, fw, layer, h)
     if spec.activations[layer] == "sigmoid":
         fw.sigmoid_parts(layer)  # before the threads start: they share it
     # the widest temporary of a chunk: (2, rows, J) with the series, (2, rows, J, width) otherwise
@@ -800,6 +802,7 @@ def _series_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
     x = fw.inputs[layer]
     N = x.shape[0]
     last = layer == len(W64) - 1
+    gain = None
     if last:  # perturbing logit j moves it alone: G = I
         C = fw.p.shape[1]
         T, target, unsafe, name = np.eye(C), np.eye(C)[fw.labels], None, "identity"
@@ -829,7 +832,8 @@ def _series_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, 
         summed_W += (2.0 * h**k) * (xk.T @ qk)
         summed_b += (2.0 * h**k) * qk.sum(axis=0)
     if exact.any():
-        dW, db = _hidden_layer_delta(spec, W64, fw, layer, h, threads, samples=np.flatnonzero(exact))
+        dW, db = _hidden_layer_delta(spec, W64, fw, layer, h, threads, samples=np.flatnonzero(exact),
+                                     gain=gain)
         summed_W += dW
         summed_b += db
     return summed_W, summed_b
