@@ -141,3 +141,28 @@ def check_positive_int(name: str, value, *, allow_none: bool = False) -> int | N
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return int(value)
+
+
+def check_step(h, name: str = "h") -> float:
+    """Return a finite-difference step as a float after checking it is a finite real number > 0.
+
+    Raises TypeError for a non-number (or a bool), ValueError for 0, a negative, NaN or inf.
+    """
+    if not is_real(h):
+        raise TypeError(f"{name}: expected a positive step (a real number), got {type(h).__name__} {h!r}")
+    if not (math.isfinite(h) and h > 0):
+        raise ValueError(f"{name}: expected a positive step, got {h}")
+    return float(h)
+
+
+def check_float64_params(name: str, params) -> None:
+    """Refuse parameters that are not float64, as a gradient check needs (ValueError naming each).
+
+    ``params``: a mapping of parameter names to arrays.
+    """
+    wrong = [f"{k} {np.asarray(p).dtype}" for k, p in params.items() if np.asarray(p).dtype != np.float64]
+    if wrong:
+        raise ValueError(
+            f"{name}: a gradient check needs float64 parameters (float32 rounding swamps the differences), "
+            f"got {', '.join(wrong)}; build it with dtype=np.float64"
+        )

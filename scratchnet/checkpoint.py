@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write
 from .runlog import json_default, write_json
+from .util import atomic_write
 
 __all__ = [
     "CHECKPOINT_FORMAT", "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "group",
-    "save_trainer", "load_into_trainer", "network_generators", "optimizer_config",
+    "save_trainer", "load_into_trainer", "network_generators",
 ]
 
 CHECKPOINT_FORMAT = 1
@@ -139,11 +139,6 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
 
 # -- a Trainer's run, saved and restored ---------------------------------------------------------
 
-def optimizer_config(optimizer) -> dict[str, Any]:
-    """An optimiser's settings (its scalar state entries, without the step count ``t``)."""
-    return {k: v for k, v in optimizer.state_dict().items() if "." not in k and k != "t"}
-
-
 def save_trainer(tr, elapsed: float) -> None:
     """Checkpoint a :class:`scratchnet.trainer.Trainer` into its ``run_dir``.
 
@@ -217,7 +212,7 @@ def load_into_trainer(tr, path: str | os.PathLike) -> Path:
     saved = _check_resumable(tr, file, meta, arrays)
     tr.network.load_state_dict(group(arrays, "params"))
     tr.optimizer.load_state_dict(group(arrays, "optimizer"))
-    tr.config["trainer"]["optimizer"] = optimizer_config(tr.optimizer)
+    tr.config["trainer"]["optimizer"] = tr.optimizer.config()
     # Assigning a state checks the bit generator's name and fields.
     tr.rng.bit_generator.state = meta["rng"]
     for k, g in network_generators(tr.network).items():

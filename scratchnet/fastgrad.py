@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import as_float_array, check_labels, check_nonempty_batch
+from ._checks import as_float_array, check_labels, check_nonempty_batch, check_step
 from .functions import log_softmax, relu, sigmoid
 from .losses import CROSS_ENTROPY_DELTA
 from .util import blas_threads
@@ -882,8 +882,7 @@ def mlp_numerical_gradient(
     list of (dW, db) pairs, float64, shaped like ``spec.weights`` and ``spec.biases``: for each element,
     (L(w + h) - L(w - h)) / 2h of the batch-mean loss.
     """
-    if not h > 0:
-        raise ValueError(f"h: expected a positive step, got {h}")
+    check_step(h)
     threads = default_threads() if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"threads: expected at least 1, got {threads}")

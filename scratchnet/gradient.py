@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_callable, check_real
+from ._checks import check_callable, check_real, check_step
 from .fastgrad import MLPSpec, mlp_numerical_gradient
 
 __all__ = [
@@ -49,7 +49,7 @@ def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> fl
         (f(x + h) - f(x - h)) / (2h). For f(x) = 0.01x^2 + 0.1x at 5 this is 0.1999999999990898.
     """
     check_callable("f", f)
-    _check_step(h)
+    check_step(h)
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -85,7 +85,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         )
     if not x.flags.writeable:
         raise ValueError("x: expected a writeable array (it is perturbed in place), got a read-only one")
-    _check_step(h)
+    check_step(h)
 
     grad = np.zeros_like(x)
     flat_grad = grad.reshape(-1)
@@ -100,14 +100,6 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
             x[idx] = original
         flat_grad[i] = (_real_value(fxh1) - _real_value(fxh2)) / (2 * h)
     return grad
-
-
-def _check_step(h) -> None:
-    """Refuse a step that is not a positive, finite real number ("abc", NaN, inf, 0, True)."""
-    if isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, float, np.integer, np.floating)):
-        raise TypeError(f"h: expected a positive step (a real number), got {type(h).__name__} {h!r}")
-    if not (np.isfinite(h) and h > 0):
-        raise ValueError(f"h: expected a positive step, got {h}")
 
 
 def _real_value(v):
@@ -254,8 +246,7 @@ def network_numerical_gradient(
     """
     if method not in NUMERICAL_METHODS:
         raise ValueError(f"method: expected one of {NUMERICAL_METHODS}, got {method!r}")
-    if not h > 0:
-        raise ValueError(f"h: expected a positive step, got {h}")
+    check_step(h)
     if method == "naive":
         return _naive_network_gradient(net, x, t, h)
     start = _fast_head_start(net) if method != "general" else None

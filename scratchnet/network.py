@@ -1,18 +1,15 @@
 """Networks built from layers: ``Sequential`` and the textbook's ``TwoLayerNet`` and ``MultiLayerNet``.
 
-Every network offers the same interface (the one optimisers, trainers and gradient checks rely on):
+Every network offers the interface optimisers, trainers and gradient checks rely on:
 
-- ``params``: a flat dict with stable names, numbered per parameter kind in layer order: the k-th
-  Affine holds ``W{k}``/``b{k}``, the k-th BatchNormalization ``gamma{k}``/``beta{k}``. The values
-  are the very arrays the layers compute with: update them in place (``params["W1"] -= ...``),
-  never rebind them. In TwoLayerNet and MultiLayerNet it is a :class:`~scratchnet._packed.PackedDict`,
-  which also says where each array lives in one flat buffer (see docs/speed.md).
-- ``predict(x, train=False)`` -> scores (N, C) before the softmax; ``loss(x, t, train=False)`` ->
-  float; ``accuracy(x, t)`` -> float. ``t`` is integer labels (N,) or one-hot (N, C).
-- ``loss_and_gradient(x, t)``: one forward pass in training mode and one backward pass;
-  ``gradient(x, t)``: the same gradients, copied; ``numerical_gradient(x, t)``: the slow check.
-- ``state_dict()`` / ``load_state_dict(d)`` and ``save(path)`` / ``load(path)`` (.npz, no pickle),
-  strict about names and shapes; ``summary()``; ``dtype``.
+- ``params``: a flat dict named per parameter kind in layer order (the k-th Affine's ``W{k}``/``b{k}``,
+  the k-th BatchNormalization's ``gamma{k}``/``beta{k}``), holding the layers' own arrays: update
+  them in place, never rebind them. TwoLayerNet and MultiLayerNet pack them into one flat buffer
+  (a :class:`~scratchnet._packed.PackedDict`; docs/speed.md).
+- ``predict(x, train=False)`` -> scores (N, C); ``loss(x, t, train=False)`` and ``accuracy(x, t)`` ->
+  float, ``t`` labels (N,) or one-hot (N, C); ``loss_and_gradient(x, t)``, ``gradient(x, t)`` (copies),
+  ``numerical_gradient(x, t)``; ``state_dict()``/``load_state_dict(d)``, ``save(path)``/``load(path)``
+  (.npz, no pickle, strict about names and shapes); ``summary()``; ``dtype``.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import functools
 import inspect
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -33,11 +30,10 @@ from ._checks import (
     check_nonnegative,
     check_positive_int,
 )
-from ._io import atomic_write
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
-from .util import format_table
+from .util import atomic_write, format_table
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
 
@@ -189,73 +185,18 @@ class Sequential:
                            threads: int | None = None) -> dict[str, np.ndarray]:
         """Gradients of the loss by central differences, (L(w + h) - L(w - h)) / 2h per element.
 
-        Every method computes that same quantity from loss values at perturbed points (none is
-        backprop in disguise); they differ in how much work they repeat (see
-        :func:`scratchnet.gradient.network_numerical_gradient` and docs/numerical-gradient.md):
-
-        - ``"naive"``: the textbook's loop, the whole network evaluated twice per element.
-        - ``"general"``: the same loop, with the layers below the perturbed one evaluated once.
-          Works for every network; gives bit-for-bit the naive result.
-        - ``"fast"``: :mod:`scratchnet.fastgrad`, for Affine/Sigmoid/Relu stacks ending in
-          SoftmaxWithLoss (TwoLayerNet, and MultiLayerNet without batch norm or dropout), computed
-          in float64 whatever the network's dtype.
-        - ``"auto"`` (default): the fast path for the top Affine/Sigmoid/Relu stack, if the network
-          ends in one, and the general loop for the layers below it.
-
-        The loss is evaluated in training mode, the function ``loss_and_gradient`` differentiates:
-        batch norm uses the batch's statistics, and dropout layers keep one mask throughout (the
-        last one drawn). Batch-norm running statistics are left as they were.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        t : array_like, labels (N,) or one-hot (N, C)
-        h : float
-            The step.
-        method : {"auto", "fast", "general", "naive"}
-        threads : int, optional
-            Worker threads of the fast path (the result does not depend on them).
-
-        Returns
-        -------
-        dict[str, ndarray]
-            Keyed like ``params``, each of its parameter's shape and dtype.
+        x: (N, ...); t: labels (N,) or one-hot (N, C). ``method``: "auto", "fast", "general" or
+        "naive" and ``threads`` as in :func:`scratchnet.gradient.network_numerical_gradient`. The
+        loss is the training-mode one ``loss_and_gradient`` differentiates (batch statistics, the
+        last dropout mask held); running statistics are left as they were. Returns a dict keyed
+        like ``params``, each of its parameter's shape and dtype.
         """
         if method not in NUMERICAL_METHODS:
             raise ValueError(f"method: expected one of {NUMERICAL_METHODS}, got {method!r}")
         x = self._as_input(x)
-        saved = {name: buf.copy() for name, buf in self._buffers().items()}
-        with contextlib.ExitStack() as stack:
-            for layer in self.layers:
-                if isinstance(layer, Dropout):
-                    stack.enter_context(layer.fixed_mask())
-            try:
-                grads = network_numerical_gradient(self._numerical_spec(), x, t, h, method=method,
-                                                   threads=threads)
-            finally:
-                for name, buf in self._buffers().items():
-                    buf[...] = saved[name]
+        with _held_still(self):
+            grads = network_numerical_gradient(network_spec(self), x, t, h, method=method, threads=threads)
         return {name: grads[name] for name in self.params}
-
-    def _numerical_spec(self) -> NetworkSpec:
-        """This network as plain layer descriptions, for scratchnet.gradient (which never sees self)."""
-        names: dict[int, dict[str, str]] = {}
-        for name, (layer, key) in self._param_slots.items():
-            names.setdefault(id(layer), {})[key] = name
-        kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
-        layers = []
-        for layer, takes_train in zip(self.layers[:-1], self._takes_train, strict=True):
-            forward = functools.partial(layer.forward, train=True) if takes_train else layer.forward
-            own = names.get(id(layer), {})
-            params = {own[key]: layer.params[key] for key in own}
-            layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
-        last = self.last_layer
-
-        def loss(scores, t):
-            return last.forward(scores, t) + self._weight_decay_loss()
-
-        form = last.form if type(last) is SoftmaxWithLoss else None
-        return NetworkSpec(layers, loss, form, self.weight_decay_lambda)
 
     # -------------------------------------------------------------------- state
     def _buffers(self) -> dict[str, np.ndarray]:
@@ -299,11 +240,7 @@ class Sequential:
 
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
-        lines = [f"{type(self).__name__} (dtype {self.dtype.name})", *format_table(_summary_rows(self))]
-        lines.append(f"total parameters: {sum(p.size for p in self.params.values()):,}")
-        if self.weight_decay_lambda:
-            lines.append(f"weight decay lambda {self.weight_decay_lambda} on {', '.join(self._decayed)}")
-        return "\n".join(lines)
+        return _summary(self)
 
 
 class _StepBuffers:
@@ -359,6 +296,42 @@ class _StepBuffers:
         return result
 
 
+def network_spec(net: Sequential) -> NetworkSpec:
+    """``net`` as plain layer descriptions, for scratchnet.gradient (which never sees the network)."""
+    names: dict[int, dict[str, str]] = {}
+    for name, (layer, key) in net._param_slots.items():
+        names.setdefault(id(layer), {})[key] = name
+    kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
+    layers = []
+    for layer, takes_train in zip(net.layers[:-1], net._takes_train, strict=True):
+        forward = functools.partial(layer.forward, train=True) if takes_train else layer.forward
+        own = names.get(id(layer), {})
+        params = {own[key]: layer.params[key] for key in own}
+        layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
+    last = net.last_layer
+
+    def loss(scores, t):
+        return last.forward(scores, t) + net._weight_decay_loss()
+
+    form = last.form if type(last) is SoftmaxWithLoss else None
+    return NetworkSpec(layers, loss, form, net.weight_decay_lambda)
+
+
+@contextlib.contextmanager
+def _held_still(net: Sequential) -> Iterator[None]:
+    """Within this block the dropout masks stay fixed; the buffers are restored when it ends."""
+    saved = {name: buf.copy() for name, buf in net.buffers().items()}
+    with contextlib.ExitStack() as stack:
+        for layer in net.layers:
+            if isinstance(layer, Dropout):
+                stack.enter_context(layer.fixed_mask())
+        try:
+            yield
+        finally:
+            for name, buf in net.buffers().items():
+                buf[...] = saved[name]
+
+
 def _read_npz(path: str) -> dict[str, np.ndarray]:
     """The arrays of an .npz archive, read with ``allow_pickle=False``; ValueError for anything else."""
     try:
@@ -409,6 +382,14 @@ def _checked_state(targets: dict[str, np.ndarray], state, source: str) -> dict[s
     if wrong:
         raise ValueError(f"{source}: " + "; ".join(wrong))
     return values
+
+
+def _summary(net: Sequential) -> str:
+    lines = [f"{type(net).__name__} (dtype {net.dtype.name})", *format_table(_summary_rows(net))]
+    lines.append(f"total parameters: {sum(p.size for p in net.params.values()):,}")
+    if net.weight_decay_lambda:
+        lines.append(f"weight decay lambda {net.weight_decay_lambda} on {', '.join(net._decayed)}")
+    return "\n".join(lines)
 
 
 def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:

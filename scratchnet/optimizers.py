@@ -1,19 +1,14 @@
 """Optimisers (chapter 6): SGD, Momentum, Nesterov, AdaGrad, RMSProp and Adam.
 
-Each optimiser updates a network's parameters in place: ``optimizer.update(params, grads)``
-where ``params`` and ``grads`` are dicts keyed alike (``W1``, ``b1``, ...). The arrays in
-``params`` are the very arrays the layers compute with, so they are never rebound, only written
-into (``-=`` and ``out=``). When both dicts are packed (:class:`~scratchnet._packed.PackedDict`,
-as ``TwoLayerNet`` and ``MultiLayerNet`` hand them out) with one layout, an elementwise rule runs
-once over the flat buffers instead of once per parameter, with the same numbers (docs/speed.md).
+``optimizer.update(params, grads)`` updates a network's parameters in place; ``params`` and ``grads``
+are dicts keyed alike (``W1``, ``b1``, ...) whose arrays are the layers' own, written into (``-=``,
+``out=``), never rebound. When both are packed alike (:class:`~scratchnet._packed.PackedDict`, as
+TwoLayerNet and MultiLayerNet hand them out) an elementwise rule runs once over the flat buffers.
 
-The registry is built from the classes themselves: every subclass of :class:`Optimizer` is
-registered under its lower-cased class name when it is defined, so no table of names is ever
-typed by hand. ``get_optimizer("Adam", lr=1e-3)`` builds one by name, case-insensitively.
-
-State (step count, velocities, squared-gradient averages) is exported by ``state_dict()`` as a
-flat dict of scalars and arrays named like ``"v.W1"``, ready for ``np.savez``, and restored by
-``load_state_dict()``, so that a training run can be stopped and resumed bit for bit.
+Every subclass of :class:`Optimizer` is registered under its lower-cased class name:
+``get_optimizer("Adam", lr=1e-3)``, case-insensitively. ``state_dict()`` (scalars and arrays named
+like ``"v.W1"``, for ``np.savez``) and ``load_state_dict()`` stop and resume a run bit for bit.
+Why these forms: docs/training.md; the packed path's numbers: docs/speed.md.
 """
 
 from __future__ import annotations

@@ -273,7 +273,6 @@ def test_ch07_gradient_check_with_labels_of_shape_n_1(book_env, tmp_path):
     assert all(float(d) < 1e-7 for d in diffs.values()), diffs
 
 
-@pytest.mark.xfail(strict=True, reason=f"{NEED_CONV}; {NEED_TRAINER}")
 def test_ch07_train_convnet(book_env, tmp_path):
     out = run_script("ch07_train_convnet", book_env, tmp_path)
     assert "Saved Network Parameters!" in out and (tmp_path / "params.npz").is_file()

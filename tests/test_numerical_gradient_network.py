@@ -5,12 +5,12 @@ import pytest
 
 from scratchnet.gradient import _fast_head_start
 from scratchnet.layers import Affine, BatchNormalization, Relu, Sigmoid, SoftmaxWithLoss
-from scratchnet.network import MultiLayerNet, Sequential, TwoLayerNet
+from scratchnet.network import MultiLayerNet, Sequential, TwoLayerNet, network_spec
 
 
 def fast_start(net):
     """Index of the first layer the fast path takes (0: the whole network), or None."""
-    return _fast_head_start(net._numerical_spec())
+    return _fast_head_start(network_spec(net))
 
 
 def batch(n, d, c, seed=0, zeros=0.5):

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from scratchnet import _io
+from scratchnet import util
 from scratchnet.checkpoint import read_checkpoint_meta
 from scratchnet.network import MultiLayerNet, TwoLayerNet
 from scratchnet.trainer import Trainer, TrainingDiverged
@@ -150,10 +150,10 @@ def test_orphan_temporary_files_are_cleaned_when_old(tmp_path):
     other = tmp_path / ".notes.tmp"
     for p in (old, young, other):
         p.write_bytes(b"half")
-    past = time.time() - 2 * _io.ORPHAN_AGE_S
+    past = time.time() - 2 * util.ORPHAN_AGE_S
     os.utime(old, (past, past))
     os.utime(other, (past, past))
-    _io.atomic_write(tmp_path / "checkpoint.npz", lambda f: f.write(b"whole"), binary=True)
+    util.atomic_write(tmp_path / "checkpoint.npz", lambda f: f.write(b"whole"), binary=True)
     assert (tmp_path / "checkpoint.npz").read_bytes() == b"whole"
     assert not old.exists() and young.exists() and other.exists()
 

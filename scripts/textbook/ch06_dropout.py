@@ -21,7 +21,7 @@ import numpy as np
 
 from scratchnet import Dropout, MultiLayerNet
 from scratchnet_book.experiment import Context, Report, make_main, make_run, seed_tasks
-from scratchnet_book.training import OVERFIT_BATCH_SIZE, accuracy_figure, small_data, train
+from scratchnet_book.training import OVERFIT_BATCH_SIZE, accuracy_figure, check_gap_shrinks, small_data, train
 
 NAME = "ch06_dropout"
 EPOCHS, QUICK_EPOCHS = 301, 100
@@ -52,10 +52,7 @@ def summarize(ctx: Context, results: dict[int, dict[bool, dict]]) -> Report:
     final = {k: [results[seed][k]["accs"] for seed in ctx.seeds] for k in (False, True)}
     report.numbers["(train_acc, test_acc) without / with dropout, per seed"] = {
         "without": final[False], "with": final[True]}
-    gaps = {k: [tr - te for tr, te in v] for k, v in final.items()}
-    report.check("train-test gap smaller with dropout", "smaller (figure 6-23)",
-                 " / ".join(f"{a:.3f} -> {b:.3f}" for a, b in zip(gaps[False], gaps[True])),
-                 all(b < a for a, b in zip(gaps[False], gaps[True])), "every seed")
+    check_gap_shrinks(report, "dropout", "smaller (figure 6-23)", final[False], final[True])
 
     first = results[ctx.seeds[0]]
     report.add_file(accuracy_figure(ctx, "dropout.png", {
