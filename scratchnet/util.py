@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import tempfile
 import time
 import zipfile
@@ -256,14 +257,29 @@ def blas_threads(n: int | None, *, required: bool = False):
     """
     if check_positive_int("n", n, allow_none=True) is None:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
+    controller = _blas_controller()
+    if controller is None:
         if required:
             raise RuntimeError("threadpoolctl is needed to set BLAS threads: "
                                "pip install threadpoolctl") from None
         return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
+    return controller.limit(limits=n, user_api="blas")
+
+
+#: One threadpoolctl controller, and the module count it was made at: finding the loaded libraries
+#: scans the process's shared objects (about a millisecond), so it is redone only after an import.
+_CONTROLLER: list = [None, -1]
+
+
+def _blas_controller():
+    """A ``threadpoolctl.ThreadpoolController`` of the loaded libraries, or None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    if _CONTROLLER[0] is None or _CONTROLLER[1] != len(sys.modules):
+        _CONTROLLER[:] = [ThreadpoolController(), len(sys.modules)]
+    return _CONTROLLER[0]
 
 
 def blas_libraries() -> list[dict[str, Any]]:

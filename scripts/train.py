@@ -31,6 +31,7 @@ import numpy as np
 from scratchnet.optimizers import OPTIMIZERS
 from scratchnet.plot import PLOT_HINT, text_plot
 from scratchnet.trainer import GradientCheckError, Trainer, TrainingDiverged, read_checkpoint_meta
+from scratchnet.util import blas_threads
 
 #: Training-set sizes, to refuse a too-large batch before loading anything.
 TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000}
@@ -315,8 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         print(f"resuming {args.resume} at step {step} of {trainer.total_steps}", file=sys.stderr)
+    # Numerical gradients run BLAS at one thread (fastgrad's products are small); holding the whole
+    # run there spares a sleeping second BLAS thread's wake-up at every step (docs/numerical-gradient.md).
     try:
-        result = trainer.fit()
+        with blas_threads(1 if args.grad in ("numerical", "check") else None):
+            result = trainer.fit()
     except (TrainingDiverged, GradientCheckError) as e:
         print(f"train.py: {e}", file=sys.stderr)
         print(f"logs and the last good checkpoint are in {trainer.run_dir}", file=sys.stderr)
