@@ -50,7 +50,60 @@ ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid}
 WEIGHT_INIT_SCALES = {"relu": 2.0, "he": 2.0, "sigmoid": 1.0, "xavier": 1.0}
 
 
-class Sequential:
+class _NetworkState:
+    """Sequential's state: buffers, generators, ``state_dict``/``load_state_dict``, ``save``/``load`` (.npz),
+    and ``summary()``. A mixin only so that each class reads on one screen; it needs ``params``,
+    ``layer_list`` and ``_buffer_slots`` from Sequential."""
+
+    def _buffers(self) -> dict[str, np.ndarray]:
+        return {name: layer.buffers[key] for name, (layer, key) in self._buffer_slots.items()}
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """The layers' buffers (batch-norm running statistics) by name, the arrays themselves (not copies)."""
+        return self._buffers()
+
+    def generators(self) -> dict[str, np.random.Generator | GlobalGenerator]:
+        """The random generators the layers draw from (dropout masks), keyed by layer index.
+
+        A layer built with no seed draws from NumPy's global generator: its entry is the adapter,
+        whose state checkpoints save and restore like any other.
+        """
+        return {str(i): layer.rng for i, layer in enumerate(self.layer_list)
+                if isinstance(getattr(layer, "rng", None), (np.random.Generator, GlobalGenerator))}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer (batch-norm running statistics), by name."""
+        state = {name: p.copy() for name, p in self.params.items()}
+        state.update((name, b.copy()) for name, b in self._buffers().items())
+        return state
+
+    def load_state_dict(self, state: dict, *, source: str = "state_dict") -> None:
+        """Copy values into the existing arrays, strictly: nothing changes unless every entry fits.
+
+        ValueError names missing and unexpected keys or wrong shapes; TypeError a non-float array.
+        Other float dtypes are cast. ``source`` names the origin in messages (``load``: the path).
+        NaN and inf are copied (a diverged network's state loads back); :meth:`load` refuses them.
+        """
+        _copy_state(self, state, source, finite=False)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``state_dict()`` to ``path`` as an .npz archive (exactly that name), atomically."""
+        full = _save_path(path)
+        state = self.state_dict()
+        atomic_write(full, lambda f: np.savez(f, **state), binary=True)
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Load what :meth:`save` wrote, strictly; ValueError naming a damaged, pickled or non-finite file."""
+        path = os.fspath(path)
+        _copy_state(self, read_npz(path, "weights"), path, finite=True)
+
+    def summary(self) -> str:
+        """A table of the layers, their output shapes and parameter counts."""
+        return _summary(self)
+
+
+
+class Sequential(_NetworkState):
     """Layers applied in order, ending in a loss layer.
 
     Parameters
@@ -87,22 +140,13 @@ class Sequential:
         self.weight_decay_lambda = check_nonnegative("weight_decay_lambda", weight_decay_lambda)
         self._train_kw = [_train_keyword(layer.forward) for layer in layers]
         self._buffers_of_step = _StepBuffers(self.layer_list)
-        self._param_slots = _number_slots(self.layer_list, "params")
-        self._buffer_slots = _number_slots(self.layer_list, "buffers")
-        clash = set(self._param_slots) & set(self._buffer_slots)
-        if clash:
-            raise ValueError(f"layers: parameter and buffer names collide: {sorted(clash)}")
+        self._param_slots, self._buffer_slots, self.dtype = _slots_of(self.layer_list)
         self.params: dict[str, np.ndarray] = {
             name: layer.params[key] for name, (layer, key) in self._param_slots.items()
         }
         _check_unshared(self.params)
         self._packed_grads: PackedDict | None = None
         self._decayed = [name for name, (_, key) in self._param_slots.items() if key == "W"]
-        dtypes = {p.dtype for p in self.params.values()}
-        if len(dtypes) > 1:
-            seen = ", ".join(f"{name} {p.dtype}" for name, p in self.params.items())
-            raise ValueError(f"layers: expected parameters of one dtype, got {seen}")
-        self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
         for layer in self.layer_list:  # checked: their arrays are shared with params/grads from here on
             if isinstance(layer, Layer):
                 layer.adopted = True
@@ -228,53 +272,6 @@ class Sequential:
         with _held_still(self):
             grads = network_numerical_gradient(network_spec(self), x, t, h, method=method, threads=threads)
         return {name: grads[name] for name in self.params}
-
-    # -------------------------------------------------------------------- state
-    def _buffers(self) -> dict[str, np.ndarray]:
-        return {name: layer.buffers[key] for name, (layer, key) in self._buffer_slots.items()}
-
-    def buffers(self) -> dict[str, np.ndarray]:
-        """The layers' buffers (batch-norm running statistics) by name, the arrays themselves (not copies)."""
-        return self._buffers()
-
-    def generators(self) -> dict[str, np.random.Generator | GlobalGenerator]:
-        """The random generators the layers draw from (dropout masks), keyed by layer index.
-
-        A layer built with no seed draws from NumPy's global generator: its entry is the adapter,
-        whose state checkpoints save and restore like any other.
-        """
-        return {str(i): layer.rng for i, layer in enumerate(self.layer_list)
-                if isinstance(getattr(layer, "rng", None), (np.random.Generator, GlobalGenerator))}
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter and buffer (batch-norm running statistics), by name."""
-        state = {name: p.copy() for name, p in self.params.items()}
-        state.update((name, b.copy()) for name, b in self._buffers().items())
-        return state
-
-    def load_state_dict(self, state: dict, *, source: str = "state_dict") -> None:
-        """Copy values into the existing arrays, strictly: nothing changes unless every entry fits.
-
-        ValueError names missing and unexpected keys or wrong shapes; TypeError a non-float array.
-        Other float dtypes are cast. ``source`` names the origin in messages (``load``: the path).
-        NaN and inf are copied (a diverged network's state loads back); :meth:`load` refuses them.
-        """
-        _copy_state(self, state, source, finite=False)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write ``state_dict()`` to ``path`` as an .npz archive (exactly that name), atomically."""
-        full = _save_path(path)
-        state = self.state_dict()
-        atomic_write(full, lambda f: np.savez(f, **state), binary=True)
-
-    def load(self, path: str | os.PathLike) -> None:
-        """Load what :meth:`save` wrote, strictly; ValueError naming a damaged, pickled or non-finite file."""
-        path = os.fspath(path)
-        _copy_state(self, read_npz(path, "weights"), path, finite=True)
-
-    def summary(self) -> str:
-        """A table of the layers, their output shapes and parameter counts."""
-        return _summary(self)
 
 
 class _StepBuffers:
@@ -547,6 +544,23 @@ def _accepts(method, name: str) -> bool:
 def _train_keyword(forward) -> str | None:
     """How a layer's forward takes its training flag: ``"train"``, the book's ``"train_flg"``, or None."""
     return next((kw for kw in ("train", "train_flg") if _accepts(forward, kw)), None)
+
+
+def _slots_of(layer_list: list) -> tuple[dict, dict, np.dtype]:
+    """Name every parameter and buffer of the layers (``W1``, ``running_mean1``, ...); check one dtype.
+
+    Returns the parameter slots and buffer slots ({name: (layer, key)}) and the parameters' dtype
+    (float64 when there are none).
+    """
+    params, buffers = _number_slots(layer_list, "params"), _number_slots(layer_list, "buffers")
+    clash = set(params) & set(buffers)
+    if clash:
+        raise ValueError(f"layers: parameter and buffer names collide: {sorted(clash)}")
+    dtypes = {layer.params[key].dtype for layer, key in params.values()}
+    if len(dtypes) > 1:
+        seen = ", ".join(f"{name} {layer.params[key].dtype}" for name, (layer, key) in params.items())
+        raise ValueError(f"layers: expected parameters of one dtype, got {seen}")
+    return params, buffers, (dtypes.pop() if dtypes else np.dtype(np.float64))
 
 
 def _number_slots(layers: list, attr: str) -> dict[str, tuple[object, str]]:
