@@ -8,7 +8,8 @@ Layout of ``<cache root>/<dataset name>/``::
     arrays/x_train-<sha>.float32.npy     the normalised images, written the first time they are asked for
 
 Every file is written to a unique temporary file in its final folder, fsynced and ``os.replace``d into
-place, so neither a crash nor two processes writing at once can leave a file that is later trusted.
+place (:class:`scratchnet.util.AtomicFile`), so neither a crash nor two processes writing at once can
+leave a file that is later trusted.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from scratchnet.util import AtomicFile
 
 from .idx import GZIP_MAGIC, gunzip
 from .specs import DatasetSpec, IdxFile
@@ -39,8 +40,6 @@ __all__ = [
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_UMASK = os.umask(0o022)  # read the process's umask (the only way) and put it back at once
-os.umask(_UMASK)
 
 
 def cache_root(data_dir: str | os.PathLike | None = None) -> Path:
@@ -159,77 +158,19 @@ def _write_error(folder: Path, name: str, e: OSError) -> CacheWriteError:
     return err
 
 
-class PartFile:
-    """A unique temporary file in the target folder, moved into place only by ``commit``.
+class PartFile(AtomicFile):
+    """A unique temporary ``.part`` file in ``folder``, moved into place only by ``commit``.
 
-    Use as a context manager: leaving the block without ``commit`` (an error, Ctrl-C) deletes it.
-    A failed write (a full disk, say) raises ``CacheWriteError`` naming the file and its folder,
-    instead of the bare "N requested and M written".
+    A :class:`scratchnet.util.AtomicFile`: leaving its ``with`` block without ``commit`` (an error,
+    Ctrl-C) deletes it. A failed step (a full disk, say) raises ``CacheWriteError`` naming the file
+    and its folder, instead of the bare "N requested and M written".
     """
 
     def __init__(self, folder: Path, name: str) -> None:
-        self.folder, self.name = Path(folder), name
-        try:
-            fd, path = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
-        except OSError as e:
-            raise _write_error(self.folder, name, e) from e
-        self.path = Path(path)
-        self.file = os.fdopen(fd, "wb")
-        # mkstemp makes the file private (0600); a cache file gets the usual permissions.
-        with contextlib.suppress(OSError):
-            os.chmod(fd, 0o666 & ~_UMASK)
+        def errors(e: OSError) -> OSError:
+            return e if isinstance(e, CacheWriteError) else _write_error(Path(folder), name, e)
 
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """Turn an ``OSError`` of the block into a ``CacheWriteError`` naming this file."""
-        try:
-            yield
-        except CacheWriteError:
-            raise
-        except OSError as e:
-            raise _write_error(self.folder, self.name, e) from e
-
-    def write(self, data: bytes) -> None:
-        with self.writing():
-            self.file.write(data)
-
-    def finish(self) -> None:
-        """Flush and fsync the data, so that what is read back or renamed is on disk."""
-        if not self.file.closed:
-            with self.writing():
-                self.file.flush()
-                os.fsync(self.file.fileno())
-                self.file.close()
-
-    def commit(self, target: Path) -> None:
-        """Move the finished file to ``target`` atomically (replacing any older file)."""
-        self.finish()
-        with self.writing():
-            os.replace(self.path, target)
-        _fsync_folder(target.parent)
-
-    def __enter__(self) -> PartFile:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        with contextlib.suppress(OSError):  # closing flushes: on a full disk that fails too
-            self.file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename durable (a no-op where folders cannot be opened, as on Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        super().__init__(folder, name, suffix=".part", errors=errors)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -22,14 +22,11 @@ RUNS = Path("runs") / "notebooks"
 def plot_history(history, path):
     """scratchnet's plot of a training history (loss and accuracy curves), written to ``path``.
 
-    Returns what the helper returns: the PNG's path (or None without matplotlib) from
-    ``scratchnet.trainer.plot_history``, or a matplotlib Figure from a helper that returns one.
+    Returns the matplotlib Figure of :func:`scratchnet.plot.plot_history` (None without matplotlib).
     The folder of ``path`` is made first.
     """
-    try:
-        from scratchnet.plot import plot_history as helper
-    except ImportError:
-        from scratchnet.trainer import plot_history as helper
+    from scratchnet.plot import plot_history as helper
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return helper(history, path)
 

@@ -66,6 +66,18 @@ def check_labels(name: str, t, num_classes: int) -> np.ndarray:
     return arr.astype(np.intp, copy=False)
 
 
+def label_column_as_vector(t: np.ndarray, scores_shape: tuple[int, ...]) -> np.ndarray:
+    """Integer labels of shape (N, 1) as shape (N,), for scores (N, C) with C > 1; any other ``t`` as it is.
+
+    The book's chapter 7 gradient check passes ``t`` of shape (1, 1). With C == 1 an (N, 1) array
+    is also one-hot targets, and stays so.
+    """
+    if (t.ndim == 2 and len(scores_shape) == 2 and t.shape == (scores_shape[0], 1)
+            and scores_shape[1] != 1 and t.dtype.kind in "iu"):
+        return t.reshape(scores_shape[0])
+    return t
+
+
 def check_nonempty_batch(name: str, x: np.ndarray) -> None:
     """Refuse an array whose batch axis (axis 0) is empty."""
     if x.ndim >= 1 and x.shape[0] == 0:
@@ -78,20 +90,77 @@ def check_callable(name: str, f) -> None:
         raise TypeError(f"{name}: expected a callable, got {type(f).__name__}")
 
 
-def as_generator(name: str, seed) -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` for ``seed``: the Generator itself, or one built from it.
+class GlobalGenerator:
+    """NumPy's global generator (``np.random.seed``'s), behind the Generator methods scratchnet calls.
+
+    What a network or layer draws with no seed given comes from here, so ``np.random.seed(n)`` at
+    the top of a script repeats the run, and draws made in the book's order give the book's very
+    numbers: ``standard_normal(shape)`` is ``np.random.randn(*shape)``, ``random(shape)`` is
+    ``np.random.rand(*shape)``, ``integers(0, n, k)`` is ``np.random.randint(0, n, k)`` (and
+    ``np.random.choice(n, k)``), ``permutation(n)`` is ``np.random.permutation(n)``.
+    ``bit_generator.state`` reads and sets ``np.random.get_state(legacy=False)``, so checkpoints
+    store and restore it like a Generator's.
+    """
+
+    def __repr__(self) -> str:
+        return "GlobalGenerator(np.random)"
+
+    @staticmethod
+    def standard_normal(size=None):
+        return np.random.standard_normal(size)
+
+    @staticmethod
+    def random(size=None):
+        return np.random.random_sample(size)
+
+    @staticmethod
+    def integers(low, high=None, size=None):
+        return np.random.randint(low, high, size)
+
+    @staticmethod
+    def permutation(x):
+        return np.random.permutation(x)
+
+    @property
+    def bit_generator(self) -> _GlobalState:
+        return _GlobalState()
+
+
+class _GlobalState:
+    """``state``: NumPy's global generator state as a dict (MT19937 key and position, cached gaussian)."""
+
+    @property
+    def state(self) -> dict:
+        state = np.random.get_state(legacy=False)
+        state["state"]["key"] = state["state"]["key"].tolist()  # plain ints: it goes to JSON
+        return state
+
+    @state.setter
+    def state(self, value: dict) -> None:
+        np.random.set_state(value)
+
+
+#: The one adapter over NumPy's global generator.
+GLOBAL_GENERATOR = GlobalGenerator()
+
+
+def as_generator(name: str, seed) -> np.random.Generator | GlobalGenerator:
+    """Return the source of random numbers for ``seed``: a Generator, or NumPy's global generator.
 
     Parameters
     ----------
     name : str
         The argument's name, used in error messages.
-    seed : int >= 0, numpy.random.Generator or None
+    seed : int >= 0, numpy.random.Generator, GlobalGenerator or None
         A Generator is returned as it is (so draws advance the caller's stream); an int gives a
-        reproducible Generator; None gives fresh OS entropy.
+        reproducible Generator; None gives :data:`GLOBAL_GENERATOR`, so that ``np.random.seed(n)``
+        makes the draws reproducible, as the book's scripts expect.
     """
-    if isinstance(seed, np.random.Generator):
+    if isinstance(seed, (np.random.Generator, GlobalGenerator)):
         return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+    if seed is None:
+        return GLOBAL_GENERATOR
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return np.random.default_rng(seed)
     raise TypeError(f"{name}: expected an int >= 0, a numpy.random.Generator or None, got {seed!r}")
 
@@ -127,9 +196,9 @@ def check_positive(name: str, value) -> float:
     return float(value)
 
 
-def check_nonnegative(name: str, value, *, expected: str = "a number >= 0") -> float:
-    """Return ``value`` as a float after checking it is a number >= 0 (ValueError naming ``expected``)."""
-    if not (is_real(value) and value >= 0):
+def check_nonnegative(name: str, value, *, expected: str = "a finite number >= 0") -> float:
+    """Return ``value`` as a float after checking it is a finite number >= 0 (ValueError if not)."""
+    if not (is_real(value) and 0 <= value < math.inf):
         raise ValueError(f"{name}: expected {expected}, got {value!r}")
     return float(value)
 
@@ -141,3 +210,28 @@ def check_positive_int(name: str, value, *, allow_none: bool = False) -> int | N
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return int(value)
+
+
+def check_step(h, name: str = "h") -> float:
+    """Return a finite-difference step as a float after checking it is a finite real number > 0.
+
+    Raises TypeError for a non-number (or a bool), ValueError for 0, a negative, NaN or inf.
+    """
+    if not is_real(h):
+        raise TypeError(f"{name}: expected a positive step (a real number), got {type(h).__name__} {h!r}")
+    if not (math.isfinite(h) and h > 0):
+        raise ValueError(f"{name}: expected a positive step, got {h}")
+    return float(h)
+
+
+def check_float64_params(name: str, params) -> None:
+    """Refuse parameters that are not float64, as a gradient check needs (ValueError naming each).
+
+    ``params``: a mapping of parameter names to arrays.
+    """
+    wrong = [f"{k} {np.asarray(p).dtype}" for k, p in params.items() if np.asarray(p).dtype != np.float64]
+    if wrong:
+        raise ValueError(
+            f"{name}: a gradient check needs float64 parameters (float32 rounding swamps the differences), "
+            f"got {', '.join(wrong)}; build it with dtype=np.float64"
+        )

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write
 from .runlog import json_default, write_json
+from .util import atomic_write, read_npz
 
 __all__ = [
     "CHECKPOINT_FORMAT", "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "group",
-    "save_trainer", "load_into_trainer", "network_generators", "optimizer_config",
+    "save_trainer", "load_into_trainer", "network_generators",
 ]
 
 CHECKPOINT_FORMAT = 1
@@ -61,11 +60,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[Path, dict[str, Any], dict
     if not file.is_file():
         raise FileNotFoundError(f"path: no checkpoint at {file}")
     not_ours = f"{file}: not a valid scratchnet checkpoint file"
-    try:
-        with np.load(file, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, AttributeError, TypeError, KeyError) as e:
-        raise ValueError(f"{not_ours} ({type(e).__name__})") from None
+    arrays = read_npz(file, "checkpoint")
     if "meta" not in arrays:
         raise ValueError(f"{not_ours} (no 'meta' entry)")
     try:
@@ -86,7 +81,10 @@ def _is_count(v) -> bool:
 def _check_state(file: Path, name: str, state) -> None:
     """Refuse a generator state that NumPy would not take (assigning it to a scratch generator)."""
     try:
-        np.random.default_rng(0).bit_generator.state = state
+        if isinstance(state, dict) and "has_gauss" in state:  # NumPy's global generator's (legacy) state
+            np.random.RandomState(0).set_state(state)
+        else:
+            np.random.default_rng(0).bit_generator.state = state
     except (TypeError, ValueError, KeyError) as e:
         raise ValueError(f"{file}: {name}: not a valid random generator state "
                          f"({type(e).__name__}: {e})") from None
@@ -120,6 +118,10 @@ def _validate(file: Path, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarr
     if loss is None or loss.ndim != 1 or loss.dtype.kind != "f" or loss.size != step:
         got = None if loss is None else f"{loss.dtype} {loss.shape}"
         raise ValueError(f"{bad}: history.loss: expected {step} float losses (one per step), got {got}")
+    nonfinite = [k for k, a in arrays.items() if k.startswith(("params.", "optimizer."))
+                 and a.dtype.kind == "f" and not np.isfinite(a).all()]
+    if nonfinite:
+        raise ValueError(f"{bad}: expected finite values, got NaN or inf in {nonfinite}")
     for name in ("sampler.perm", "eval.train_idx", "eval.test_idx"):
         if name in arrays and (arrays[name].ndim != 1 or arrays[name].dtype.kind not in "iu"):
             raise ValueError(f"{bad}: {name}: expected a 1-d integer array, got {arrays[name].dtype} "
@@ -138,11 +140,6 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # -- a Trainer's run, saved and restored ---------------------------------------------------------
-
-def optimizer_config(optimizer) -> dict[str, Any]:
-    """An optimiser's settings (its scalar state entries, without the step count ``t``)."""
-    return {k: v for k, v in optimizer.state_dict().items() if "." not in k and k != "t"}
-
 
 def save_trainer(tr, elapsed: float) -> None:
     """Checkpoint a :class:`scratchnet.trainer.Trainer` into its ``run_dir``.
@@ -217,7 +214,7 @@ def load_into_trainer(tr, path: str | os.PathLike) -> Path:
     saved = _check_resumable(tr, file, meta, arrays)
     tr.network.load_state_dict(group(arrays, "params"))
     tr.optimizer.load_state_dict(group(arrays, "optimizer"))
-    tr.config["trainer"]["optimizer"] = optimizer_config(tr.optimizer)
+    tr.config["trainer"]["optimizer"] = tr.optimizer.config()
     # Assigning a state checks the bit generator's name and fields.
     tr.rng.bit_generator.state = meta["rng"]
     for k, g in network_generators(tr.network).items():

@@ -42,6 +42,7 @@ class DeepConvNet(ConvNet):
     dtype : float32 or float64
 
     Parameters are named W1..W6 / b1..b6 (filters) and W7, b7, W8, b8 (Affine), as in the book.
+    ``layers`` is the book's plain list of the layers before the loss.
     """
 
     def __init__(self, input_dim=(1, 28, 28),
@@ -72,6 +73,9 @@ class DeepConvNet(ConvNet):
         layers += [_affine(rng, c * h * w, hidden_size, "he", dtype), Relu(), dropout[0],
                    _affine(rng, hidden_size, output_size, "he", dtype), dropout[1]]
         super().__init__(*layers, loss=SoftmaxWithLoss(loss_form))
+        #: The book's DeepConvNet keeps its layers in a plain list (its load_params indexes it
+        #: 0, 2, 5, 7, 10, 12, 15, 18), not in an OrderedDict: so does this one.
+        self.layers = self.layer_list[:-1]
         self._pack_parameters()
         self.input_dim, self.conv_params = tuple(input_dim), params
         self.hidden_size, self.output_size = hidden_size, output_size

@@ -7,6 +7,10 @@ evaluating the whole network twice per element. It sees the network only as an :
 of Affine layers (arrays) with elementwise ``sigmoid`` / ``relu`` / ``identity`` between them, ending in
 softmax + cross-entropy (fused or the textbook's ``-log(y + 1e-7)``), with optional L2 weight decay.
 
+Each layer first tries the step series (each sample's loss change as a power series in the step, cut
+where its tail is below 1e-18, summed over the batch by matrix products); the per-input routes,
+one (sample, input value) at a time, take what the series cannot.
+
 How it works, and measured numbers: docs/numerical-gradient.md.
 """
 
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import as_float_array, check_labels, check_nonempty_batch
+from ._checks import as_float_array, check_labels, check_nonempty_batch, check_step
 from .functions import log_softmax, relu, sigmoid
 from .losses import CROSS_ENTROPY_DELTA
 from .util import blas_threads
@@ -352,16 +356,26 @@ _INPUT_CACHE = _InputCache()
 
 
 def _hidden_layer_delta(
-    spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, threads: int, cached: bool = False
+    spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, threads: int, cached: bool = False,
+    samples: np.ndarray | None = None, gain: _Gain | None = None,
 ):
     """Summed loss differences for every element of hidden Affine ``layer`` (its W and b).
 
     ``cached``: take the input's distinct values from :data:`_INPUT_CACHE` (the same arrays).
+    ``samples``: only these samples' contributions (indices into the batch), with ``gain`` the
+    layer's :class:`_Gain` when the caller has it.
     """
     x = fw.inputs[layer]
-    rows, values, owner, starts, counts = (_INPUT_CACHE.distinct_inputs if cached else _distinct_inputs)(x)
+    if samples is not None:
+        rows, values, owner, starts, counts = _distinct_inputs(x[samples])
+        rows = samples[rows]
+        threads = threads if samples.size > 8 else 1  # a few samples: not worth starting threads
+    else:
+        distinct = _INPUT_CACHE.distinct_inputs if cached else _distinct_inputs
+        rows, values, owner, starts, counts = distinct(x)
     J = W64[layer].shape[1]
-    gain = _linear_gain(spec, W64, fw, layer, h)
+    if gain is None:
+        gain = _linear_gain(spec, W64, fw, layer, h)
     if spec.activations[layer] == "sigmoid":
         fw.sigmoid_parts(layer)  # before the threads start: they share it
     # the widest temporary of a chunk: (2, rows, J) with the series, (2, rows, J, width) otherwise
@@ -415,7 +429,9 @@ class _Gain:
     unsafe: np.ndarray | None = None
 
 
-def _linear_gain(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float) -> _Gain | None:
+def _linear_gain(
+    spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, moments: bool = True
+) -> _Gain | None:
     """The rank-1 map from a move of column j of ``layer``'s activation to the logits; None if none.
 
     Above the layer just below the logits this holds when every activation in between is ReLU or
@@ -446,7 +462,7 @@ def _linear_gain(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float) -> _Gai
     else:
         T = np.ascontiguousarray(G.transpose(0, 2, 1))
         target = T[np.arange(N), labels]
-    return _Gain(T, target, _series_moments(spec, W64, fw, layer, h, G), unsafe)
+    return _Gain(T, target, _series_moments(spec, W64, fw, layer, h, G) if moments else None, unsafe)
 
 
 def _series_moments(
@@ -668,6 +684,161 @@ def _distinct_delta(
     return out
 
 
+# --- the step series: each sample's loss change as a power series in the step ---------------------
+
+#: Most terms of the step series; a longer one leaves the layer to the per-input routes above.
+_STEP_MAX_TERMS = 16
+#: Radii of the disk |e| <= R on which the remainder is bounded, as rho = R * max|G| (and R <= 1).
+_STEP_RHOS = (0.05, 0.1, 0.2, 0.28, 0.45, 0.6)
+
+
+def _step_terms(loss: str, reach: float, gmax: float) -> int | None:
+    """Fewest terms K of the step series whose remainder is below ``_SERIES_TOL`` for |e| <= reach.
+
+    D(e), one sample's loss change when one pre-activation moves by e, is analytic in e on the
+    complex disk |e| <= R, R = min(1, rho / gmax): there the activation moves by at most |e| (the
+    sigmoid's slope is at most 1 on it), each logit by at most rho, and |D| <= M, from
+    |expm1(z)| <= exp(|z|) - 1 and |log1p(s)| <= -log(1 - |s|). Cauchy's estimate bounds the k-th
+    coefficient by M / R**k, so the tail after e**K is at most M t**(K+1) / (1 - t), t = reach / R;
+    both steps +-e count. The best of ``_STEP_RHOS``; None past ``_STEP_MAX_TERMS`` terms.
+    """
+    if not (math.isfinite(gmax) and math.isfinite(reach)):
+        return None
+    best = None
+    for rho in _STEP_RHOS:
+        R = min(1.0, rho / gmax) if gmax > 0 else 1.0
+        rho = R * gmax
+        s = math.expm1(rho)  # |sum_c p_c expm1(dz_c)|
+        m = s if loss == "fused" else math.expm1(rho - math.log1p(-s)) if s < 1.0 else 1.0
+        if m >= 1.0:
+            continue
+        bound = -math.log1p(-m) + (rho if loss == "fused" else 0.0)  # textbook: -log1p(k expm1(...))
+        t = reach / R
+        if not (np.isfinite(t) and t < 1.0):
+            continue
+        for K in range(1, (best or _STEP_MAX_TERMS + 1)):
+            if 2.0 * bound * t ** (K + 1) / (1.0 - t) <= _SERIES_TOL:
+                best = K
+                break
+    return best
+
+
+def _series_product(a: list, b: list) -> list:
+    """Coefficients of a(e) * b(e) up to the length of ``a``; both have a[0] = b[0] = 0."""
+    K = len(a) - 1
+    return [0.0, 0.0] + [sum(a[i] * b[k - i] for i in range(1, k)) for k in range(2, K + 1)]
+
+
+def _series_log1p(s: list) -> list:
+    """Coefficients of log1p(s(e)), s[0] = 0, from (1 + s) L' = s'."""
+    L = [0.0] * len(s)
+    for k in range(1, len(s)):
+        L[k] = s[k] - sum((k - i) * s[i] * L[k - i] for i in range(1, k)) / k
+    return L
+
+
+def _series_expm1(t: list) -> list:
+    """Coefficients of expm1(t(e)), t[0] = 0, from E' = t' E."""
+    E = [1.0] + [0.0] * (len(t) - 1)
+    for k in range(1, len(t)):
+        E[k] = sum(i * t[i] * E[k - i] for i in range(1, k + 1)) / k
+    return [0.0] + E[1:]
+
+
+def _activation_series(name: str, fw: _Forward, layer: int, K: int) -> list:
+    """Coefficients of act(a + e) - act(a) in e, (N, J) each (or scalars), index 0 the constant 0.
+
+    The sigmoid's from 1 / (1 + u exp(-e)), u = exp(-a): y_k = -(1 - y_0) sum_i (-1)**i / i! y_(k-i).
+    A ReLU's is its slope (a > 0): the caller evaluates samples with a unit near the kink exactly.
+    """
+    if name == "sigmoid":
+        y = [fw.inputs[layer + 1]]  # sigmoid(a)
+        w = fw.sigmoid_parts(layer)[1]  # u / (1 + u) = 1 - sigmoid(a), without cancellation
+        for k in range(1, K + 1):
+            y.append(-w * sum(((-1.0) ** i / math.factorial(i)) * y[k - i] for i in range(1, k + 1)))
+        return [0.0] + y[1:]
+    slope = (fw.pre[layer] > 0).astype(np.float64) if name == "relu" else 1.0
+    return [0.0, slope] + [0.0] * (K - 1)
+
+
+def _step_series(spec: MLPSpec, fw: _Forward, layer: int, name: str, T: np.ndarray, target, K: int):
+    """Odd coefficients q_1, q_3, ... (N, J) of D_nj(e), sample n's loss change when a_nj moves by e.
+
+    The logits move by (act(a + e) - act(a)) * G[j, :] (``T`` is G transposed, (C, J) or (N, C, J));
+    sum_c p_c expm1(dz_c) = sum_m nu_m d(e)**m, nu_m = sum_c p_c G[j, c]**m / m!, then log1p and the
+    label's term as in :func:`_finish_loss_delta`, all as power series in e.
+    """
+    d = _activation_series(name, fw, layer, K)
+    p = fw.p
+    s, power, Tm = [0.0] * (K + 1), d, np.ones_like(T)
+    for m in range(1, K + 1):
+        if m > 1:
+            power = _series_product(power, d)
+        Tm = Tm * T
+        nu = (p @ Tm if T.ndim == 2 else np.einsum("nc,ncj->nj", p, Tm)) / math.factorial(m)
+        for k in range(m, K + 1):
+            s[k] = s[k] + nu * power[k]
+    L = _series_log1p(s)
+    moved_t = [target * c for c in d]  # the label's logit
+    if spec.loss == "fused":
+        F = [L[k] - moved_t[k] for k in range(K + 1)]
+    else:  # -log(p'_t + eps) + log(p_t + eps) = -log1p(k expm1(dz_t - log1p(s)))
+        pt = fw.p[np.arange(p.shape[0]), fw.labels][:, None]
+        kappa = pt / (pt + CROSS_ENTROPY_DELTA)
+        V = [kappa * c for c in _series_expm1([moved_t[k] - L[k] for k in range(K + 1)])]
+        F = [-c for c in _series_log1p(V)]
+    return [np.broadcast_to(F[k], fw.pre[layer].shape) for k in range(1, K + 1, 2)]
+
+
+def _series_layer_delta(spec: MLPSpec, W64, fw: _Forward, layer: int, h: float, threads: int):
+    """Summed loss differences of every element of Affine ``layer`` from the step series; None if too long.
+
+    Perturbing W[i, j] by +-h moves a_nj by e = +-h x_ni, so sample n contributes
+    D_nj(h x_ni) - D_nj(-h x_ni) = 2 sum over odd k of q_k[n, j] (h x_ni)**k, and the sum over the
+    batch is 2 sum_k h**k (x**k).T @ q_k: every element's central difference, to within
+    ``_SERIES_TOL`` per sample, in a few products. Samples where a step may reach a ReLU kink (of
+    this layer, or above it: ``_Gain.unsafe``) are left out of the series and evaluated exactly.
+    """
+    x = fw.inputs[layer]
+    N = x.shape[0]
+    last = layer == len(W64) - 1
+    gain = None
+    if last:  # perturbing logit j moves it alone: G = I
+        C = fw.p.shape[1]
+        T, target, unsafe, name = np.eye(C), np.eye(C)[fw.labels], None, "identity"
+    else:
+        gain = _linear_gain(spec, W64, fw, layer, h, moments=False)
+        if gain is None:
+            return None
+        T, target, unsafe, name = gain.T, gain.target, gain.unsafe, spec.activations[layer]
+    reach_n = h * np.maximum(1.0, np.max(np.abs(x), axis=1, initial=0.0))  # the bias is an input of 1
+    K = _step_terms(spec.loss, float(np.max(reach_n)), float(np.max(np.abs(T), initial=0.0)))
+    if K is None:
+        return None
+    exact = np.zeros(N, dtype=bool) if unsafe is None else unsafe.copy()
+    if name == "relu":  # a unit a step may take across 0 (twice the reach, for rounding)
+        exact |= np.any(np.abs(fw.pre[layer]) <= 2.0 * reach_n[:, None], axis=1)
+    if name == "sigmoid":
+        fw.sigmoid_parts(layer)
+    q = _step_series(spec, fw, layer, name, T, target, K)
+    summed_W = np.zeros((x.shape[1], fw.pre[layer].shape[1]))
+    summed_b = np.zeros(fw.pre[layer].shape[1])
+    keep = ~exact
+    xk, xs = np.ones_like(x[keep]), x[keep]
+    for i, qk in enumerate(q):
+        k = 2 * i + 1
+        xk = xk * xs if i == 0 else xk * (xs * xs)
+        qk = qk[keep]
+        summed_W += (2.0 * h**k) * (xk.T @ qk)
+        summed_b += (2.0 * h**k) * qk.sum(axis=0)
+    if exact.any():
+        dW, db = _hidden_layer_delta(spec, W64, fw, layer, h, threads, samples=np.flatnonzero(exact),
+                                     gain=gain)
+        summed_W += dW
+        summed_b += db
+    return summed_W, summed_b
+
+
 def _run(work, bounds, threads: int) -> None:
     if threads <= 1 or len(bounds) <= 1:
         for lo, hi in bounds:
@@ -711,13 +882,12 @@ def mlp_numerical_gradient(
     list of (dW, db) pairs, float64, shaped like ``spec.weights`` and ``spec.biases``: for each element,
     (L(w + h) - L(w - h)) / 2h of the batch-mean loss.
     """
-    if not h > 0:
-        raise ValueError(f"h: expected a positive step, got {h}")
+    check_step(h)
     threads = default_threads() if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"threads: expected at least 1, got {threads}")
     W64, b64, x64, labels = _prepare(spec, x, t)
-    with blas_threads(1):  # our own threads do the parallel work; BLAS calls here are small
+    with blas_threads(1):  # the products here are small: a second BLAS thread only waits for a core
         return _gradient(spec, W64, b64, x64, labels, h, threads, cache_inputs)
 
 
@@ -726,7 +896,10 @@ def _gradient(spec: MLPSpec, W64, b64, x64, labels, h: float, threads: int, cach
     N = x64.shape[0]
     grads = []
     for layer in range(len(W64)):
-        if layer == len(W64) - 1:
+        found = _series_layer_delta(spec, W64, fw, layer, h, threads)
+        if found is not None:
+            dW, db = found
+        elif layer == len(W64) - 1:
             dW, db = _last_layer_delta(spec, fw, h)
         else:
             dW, db = _hidden_layer_delta(spec, W64, fw, layer, h, threads, cache_inputs and layer == 0)

@@ -1,4 +1,9 @@
-"""Activation functions and the softmax (chapter 3).
+"""Activation functions and the softmax (chapter 3), under the names of the book's ``common/functions.py``.
+
+The book's module also holds its losses and two derivatives; ``from scratchnet.functions import *``
+supplies all of them, ``np`` included: ``sigmoid_grad``, ``relu_grad``, ``softmax_loss`` live here;
+``cross_entropy_error`` and ``sum_squared_error`` (the book's name of ``mean_squared_error``) live in
+:mod:`scratchnet.losses` and are re-exported.
 
 All functions accept any array_like. Floating inputs keep their dtype (float32 stays float32);
 boolean and integer inputs (uint8 images, say) are computed in float64, so nothing wraps around.
@@ -11,7 +16,9 @@ import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["identity_function", "step_function", "sigmoid", "relu", "softmax", "log_softmax"]
+# sum_squared_error and cross_entropy_error come from scratchnet.losses through __getattr__ below.
+__all__ = ["np", "identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu",  # noqa: F822
+           "relu_grad", "softmax", "log_softmax", "sum_squared_error", "cross_entropy_error", "softmax_loss"]
 
 
 def identity_function(x) -> np.ndarray:
@@ -55,6 +62,12 @@ def sigmoid(x) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
 
 
+def sigmoid_grad(x) -> np.ndarray:
+    """Derivative of the sigmoid at ``x``: (1 - sigmoid(x)) * sigmoid(x), of x's shape and float dtype."""
+    y = sigmoid(x)
+    return (1.0 - y) * y
+
+
 def relu(x) -> np.ndarray:
     """Rectified linear unit max(0, x). NaN stays NaN.
 
@@ -64,6 +77,12 @@ def relu(x) -> np.ndarray:
     """
     x = as_float_array("x", x)
     return np.asarray(np.maximum(x, 0))  # an array even for 0-d input (np.maximum gives a scalar)
+
+
+def relu_grad(x) -> np.ndarray:
+    """Derivative of the ReLU at ``x``: 1.0 where x > 0, else 0.0 (0 at x == 0, as the Relu layer)."""
+    x = as_float_array("x", x)
+    return (x > 0).astype(x.dtype)
 
 
 def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
@@ -123,3 +142,26 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
     s = _shifted(x, axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
+
+
+def softmax_loss(X, t) -> float:
+    """The book's ``softmax_loss``: ``cross_entropy_error(softmax(X), t)``, the 1e-7 delta included.
+
+    X: scores (C,) or (N, C); t: labels or one-hot, as :func:`scratchnet.losses.cross_entropy_error`.
+    """
+    from .losses import cross_entropy_error
+
+    return cross_entropy_error(softmax(X), t)
+
+
+#: The book's names of losses that live in scratchnet.losses (one home), which imports this module.
+_LOSSES = {"cross_entropy_error": "cross_entropy_error", "sum_squared_error": "mean_squared_error"}
+
+
+def __getattr__(name: str):
+    # Looked up on first use (the star import included), so either module may be imported first.
+    if name in _LOSSES:
+        from . import losses
+
+        return getattr(losses, _LOSSES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, check_float64_params
 from .gradient import numerical_gradient
 from .util import format_table
 
@@ -132,16 +132,6 @@ class GradCheckResult(Mapping):
             raise AssertionError(f"gradient check failed for {', '.join(bad)}\n{self}")
 
 
-def _require_float64(owner: str, params: Mapping[str, np.ndarray]) -> None:
-    dtypes = {name: np.asarray(p).dtype for name, p in params.items()}
-    wrong = [f"{name} {dtype}" for name, dtype in dtypes.items() if dtype != np.float64]
-    if wrong:
-        raise ValueError(
-            f"{owner}: a gradient check needs float64 parameters (float32 rounding swamps the differences), "
-            f"got {', '.join(wrong)}; build it with dtype=np.float64"
-        )
-
-
 def gradient_check(net, x, t, *, h: float = 1e-4) -> GradCheckResult:
     """Compare a network's backprop gradients with its numerical ones, per parameter.
 
@@ -165,7 +155,9 @@ def gradient_check(net, x, t, *, h: float = 1e-4) -> GradCheckResult:
     GradCheckResult
         One row per parameter, named as in ``net.params``.
     """
-    _require_float64("net", net.params)
+    if not isinstance(getattr(net, "params", None), Mapping):
+        raise TypeError(f"net: expected a network with a params dict, got {type(net).__name__}")
+    check_float64_params("net", net.params)
     saved = net.state_dict() if hasattr(net, "state_dict") else None
     try:
         if hasattr(net, "loss_and_gradient"):
@@ -247,8 +239,10 @@ def check_layer(layer, x, t=None, *, dout=None, h: float = 1e-5, seed: int = 0,
     GradCheckResult
         A row ``x`` for the input, then one per parameter (``W``, ``b``, ...).
     """
+    if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
+        raise TypeError(f"layer: expected a layer with forward and backward, got {type(layer).__name__}")
     params = _layer_params(layer)
-    _require_float64("layer", {k: p for k, p, _ in params})
+    check_float64_params("layer", {k: p for k, p, _ in params})
     x = np.array(as_float_array("x", x), dtype=np.float64)  # our own copy: it gets perturbed
     kwargs = dict(forward_kwargs or {})
     args = (x,) if t is None else (x, t)

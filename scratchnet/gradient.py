@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_callable, check_real
+from ._checks import check_callable, check_real, check_step
 from .fastgrad import MLPSpec, mlp_numerical_gradient
 
 __all__ = [
+    "np",
     "numerical_diff",
     "numerical_gradient",
+    "numerical_gradient_2d",
     "gradient_descent",
     "LayerSpec",
     "NetworkSpec",
@@ -49,7 +51,7 @@ def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> fl
         (f(x + h) - f(x - h)) / (2h). For f(x) = 0.01x^2 + 0.1x at 5 this is 0.1999999999990898.
     """
     check_callable("f", f)
-    _check_step(h)
+    check_step(h)
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -85,7 +87,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         )
     if not x.flags.writeable:
         raise ValueError("x: expected a writeable array (it is perturbed in place), got a read-only one")
-    _check_step(h)
+    check_step(h)
 
     grad = np.zeros_like(x)
     flat_grad = grad.reshape(-1)
@@ -102,12 +104,31 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     return grad
 
 
-def _check_step(h) -> None:
-    """Refuse a step that is not a positive, finite real number ("abc", NaN, inf, 0, True)."""
-    if isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, float, np.integer, np.floating)):
-        raise TypeError(f"h: expected a positive step (a real number), got {type(h).__name__} {h!r}")
-    if not (np.isfinite(h) and h > 0):
-        raise ValueError(f"h: expected a positive step, got {h}")
+def numerical_gradient_2d(f: Callable[[np.ndarray], float], X: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """The book's row-by-row form: the gradient of ``f`` at 1-D ``X``, or at each row of 2-D ``X``.
+
+    For 2-D ``X`` row i of the result is ``numerical_gradient(f, X[i])``: ``f`` sees one row at a
+    time (the book's chapter 4 plots the gradient of ``x0**2 + x1**2`` at a grid of points this way).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float`` of a 1-D array.
+    X : ndarray of float, shape (D,) or (N, D)
+        Perturbed in place and put back, as in :func:`numerical_gradient`.
+
+    Returns
+    -------
+    ndarray of X's shape and dtype
+    """
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        grad = np.zeros_like(X)
+        for i in range(X.shape[0]):
+            grad[i] = numerical_gradient(f, X[i], h)
+        return grad
+    if isinstance(X, np.ndarray) and X.ndim != 1:
+        raise ValueError(f"X: expected shape (D,) or (N, D), got {X.shape}")
+    return numerical_gradient(f, X, h)
 
 
 def _real_value(v):
@@ -254,8 +275,7 @@ def network_numerical_gradient(
     """
     if method not in NUMERICAL_METHODS:
         raise ValueError(f"method: expected one of {NUMERICAL_METHODS}, got {method!r}")
-    if not h > 0:
-        raise ValueError(f"h: expected a positive step, got {h}")
+    check_step(h)
     if method == "naive":
         return _naive_network_gradient(net, x, t, h)
     start = _fast_head_start(net) if method != "general" else None

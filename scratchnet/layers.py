@@ -4,8 +4,12 @@
   ``BatchNormalization`` also take ``train`` (the book's ``train_flg``), True by default.
 - ``backward(dout)`` returns dx, the gradient with respect to the input; it never writes into
   ``dout`` or ``x``.
-- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``); ``backward``
-  fills ``grads`` in place. ``buffers`` holds saved state that is not trained.
+- ``params`` and ``grads`` are dicts keyed alike (``params["W"]`` / ``grads["W"]``). A standalone
+  layer's ``backward`` puts new gradient arrays in ``grads`` (as the book's layers rebind ``dW``, so
+  an array a caller kept stays valid); in a network (``Sequential`` adopts its layers) it writes
+  into the network's gradient buffers. ``buffers`` holds saved state that is not trained.
+- Parameters are assignable by the book's names (``layer.W = ...``): a standalone layer holds the
+  very array assigned; in a network the values are copied into the array the network holds.
 - dtypes: a layer with parameters computes in its parameters' dtype; one without keeps the input's.
 - ``Affine``, ``Sigmoid``, ``Relu`` and ``SoftmaxWithLoss`` take ``out=`` (where to write the result),
   as NumPy's functions do. The buffers and fused paths live in :mod:`scratchnet._kernels`; why and
@@ -19,12 +23,21 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._checks import as_float_array, as_generator, check_positive
+from ._checks import (
+    as_float_array,
+    as_generator,
+    check_nonempty_batch,
+    check_positive,
+    check_real,
+    is_real,
+    label_column_as_vector,
+)
 from ._kernels import FusedSoftmaxLoss, check_dout, flatten_features, out_array, sigmoid_into, valid_labels
 from .functions import softmax
 from .losses import cross_entropy_error, softmax_cross_entropy
 
 __all__ = [
+    "np",
     "Layer",
     "Affine",
     "Sigmoid",
@@ -36,6 +49,11 @@ __all__ = [
 ]
 
 
+def train_flag(train: bool, train_flg: bool | None) -> bool:
+    """``train``, or the book's ``train_flg`` when that keyword was given."""
+    return bool(train if train_flg is None else train_flg)
+
+
 class Layer:
     """Base class: empty ``params``, ``grads`` and ``buffers``, and the checks every layer shares."""
 
@@ -43,6 +61,7 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
+        self.adopted = False  # set by a network that shares this layer's arrays (Sequential)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -65,11 +84,31 @@ class Layer:
         return out_array(out, shape, dtype)
 
     def _grad_buffer(self, key: str) -> np.ndarray:
-        """``grads[key]``, reallocated only if it no longer matches ``params[key]``."""
+        """The array backward writes ``grads[key]`` into.
+
+        In a network: ``grads[key]`` itself (the network's buffer), reallocated only if it no longer
+        matches ``params[key]``. Standalone: a new array, so a gradient a caller holds is never
+        overwritten (the book's layers rebind ``self.dW`` on every backward).
+        """
         p, g = self.params[key], self.grads.get(key)
-        if g is None or g.shape != p.shape or g.dtype != p.dtype:
-            g = self.grads[key] = np.zeros_like(p)
+        if not self.adopted or g is None or g.shape != p.shape or g.dtype != p.dtype:
+            g = self.grads[key] = np.empty_like(p)
         return g
+
+    def _set_array(self, store: dict[str, np.ndarray], key: str, value) -> None:
+        """``layer.W = value`` (and the like), after checking the shape (ValueError naming ``key``).
+
+        Standalone: ``store[key]`` becomes ``value`` itself when it is a float array, as the book's
+        plain attribute does (a student's ``params[...]`` and the layer stay one array). In a network:
+        the values are copied into ``store[key]``, so network, layer and optimiser still share it.
+        """
+        value = as_float_array(key, value)
+        if value.shape != store[key].shape:
+            raise ValueError(f"{key}: expected shape {store[key].shape}, got {value.shape}")
+        if self.adopted:
+            np.copyto(store[key], value, casting="same_kind")
+        else:
+            store[key] = value
 
 
 class Affine(Layer):
@@ -108,9 +147,10 @@ class Affine(Layer):
         """Return ``x @ W + b``, shape (N, M), W's dtype (x is cast to it and kept for backward)."""
         W, b = self.params["W"], self.params["b"]
         x = as_float_array("x", x)
-        self.original_x_shape = x.shape
-        self.x = flatten_features(x, W.shape[0]).astype(W.dtype, copy=False)
-        out = np.dot(self.x, W, out=self._out(out, (self.x.shape[0], W.shape[1]), W.dtype))
+        x2 = flatten_features(x, W.shape[0]).astype(W.dtype, copy=False)
+        out = self._out(out, (x2.shape[0], W.shape[1]), W.dtype)
+        self.original_x_shape, self.x = x.shape, x2  # only once x and out are known to fit
+        out = np.dot(self.x, W, out=out)
         out += b
         return out
 
@@ -130,20 +170,11 @@ class Affine(Layer):
         dx = np.dot(dout, W.T, out=self._out(out, self.x.shape, W.dtype))
         return dx if dx.shape == self.original_x_shape else dx.reshape(self.original_x_shape)
 
-    # The textbook's attribute names. Assigning W or b writes into the array the layer (and its
-    # network) already holds, so the network's params and packed buffer see the new values.
-    W = property(lambda self: self.params["W"], lambda self, v: _assign(self.params, "W", v))
-    b = property(lambda self: self.params["b"], lambda self, v: _assign(self.params, "b", v))
+    # The textbook's attribute names; assignment as Layer._set_array says.
+    W = property(lambda self: self.params["W"], lambda self, v: self._set_array(self.params, "W", v))
+    b = property(lambda self: self.params["b"], lambda self, v: self._set_array(self.params, "b", v))
     dW = property(lambda self: self.grads["W"])
     db = property(lambda self: self.grads["b"])
-
-
-def _assign(params: dict[str, np.ndarray], key: str, value) -> None:
-    """Copy ``value`` into ``params[key]`` in place, after checking its shape."""
-    value = as_float_array(key, value)
-    if value.shape != params[key].shape:
-        raise ValueError(f"{key}: expected shape {params[key].shape}, got {value.shape}")
-    np.copyto(params[key], value, casting="same_kind")
 
 
 class Sigmoid(Layer):
@@ -189,10 +220,11 @@ class Relu(Layer):
     def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """Return max(0, x) (into ``out`` if given)."""
         x = as_float_array("x", x)
+        out = self._out(out, x.shape, x.dtype)  # checked before the mask changes
         if self._keep is None or self._keep.shape != x.shape:
             self._keep = np.empty(x.shape, dtype=bool)
         np.greater(x, 0, out=self._keep)
-        return np.maximum(x, 0, out=self._out(out, x.shape, x.dtype))
+        return np.maximum(x, 0, out=out)
 
     def backward(self, dout, out: np.ndarray | None = None) -> np.ndarray:
         """Return dx: dout where x > 0, else 0 (into ``out`` if given)."""
@@ -230,8 +262,9 @@ class Softmax(Layer):
 class SoftmaxWithLoss(Layer):
     """Softmax followed by the cross-entropy loss: the last layer of a classifier.
 
-    ``forward(x, t)`` takes scores x (N, C) and teacher t, integer labels (N,) or one-hot (N, C)
-    (soft targets' rows sum to 1), and returns the mean loss over the batch as a float.
+    ``forward(x, t)`` takes scores x (N, C) and teacher t, integer labels (N,) (or (N, 1), as the
+    book's chapter 7 passes them) or one-hot (N, C) (soft targets' rows sum to 1), and returns
+    the mean loss over the batch as a float.
 
     Parameters
     ----------
@@ -270,20 +303,23 @@ class SoftmaxWithLoss(Layer):
         x = as_float_array("x", x)
         if x.ndim != 2:
             raise ValueError(f"x: expected scores of shape (N, C), got {x.shape}")
-        t = np.asarray(t)
-        self._x, self._y = x, None
+        t = label_column_as_vector(np.asarray(t), x.shape)
+        # Forget the last forward first: after a refused x or t, backward says there was none.
+        self._x = self._y = None
         self._fused.clear()
         if self.form == "fused" and valid_labels(t, *x.shape):
             self.t = t.astype(np.intp, copy=False)
             self.loss = self._fused.loss(x, self.t)
+            self._x = x
             return self.loss
         # One-hot targets, the textbook's form, or a bad t, which the loss functions explain.
         if self.form == "fused":
-            self.loss = softmax_cross_entropy(x, t)
+            loss, y = softmax_cross_entropy(x, t), None
         else:
-            self._y = softmax(x, axis=1)
-            self.loss = cross_entropy_error(self._y, t)
+            y = softmax(x, axis=1)
+            loss = cross_entropy_error(y, t)
         self.t = t.astype(x.dtype, copy=False) if t.shape == x.shape else t.astype(np.intp, copy=False)
+        self._x, self._y, self.loss = x, y, loss
         return self.loss
 
     def backward(self, dout=1.0, out: np.ndarray | None = None) -> np.ndarray:
@@ -320,17 +356,21 @@ class Dropout(Layer):
     dropout_ratio : float in [0, 1)
         Probability of dropping a unit.
     inverted : bool
-        True (default): scale kept units by 1 / (1 - ratio) while training, so that inference is
-        the identity. False: the textbook's form, which keeps units unscaled while training and
-        multiplies by (1 - ratio) at inference. Both have the same expected output.
+        False (default): the textbook's form, which keeps units unscaled while training and
+        multiplies by (1 - ratio) at inference (so the book's trained weights give the book's
+        accuracy). True: scale kept units by 1 / (1 - ratio) while training, so that inference is
+        the identity. Both have the same expected output.
     seed : int, numpy.random.Generator or None
-        Source of the masks. A Generator is used as it is (a network shares its own).
+        Source of the masks. A Generator is used as it is (a network shares its own). None:
+        NumPy's global generator, ``np.random.rand(*x.shape)`` per mask as in the book.
 
     Input and output: any shape, float; dtype kept. ``mask`` (bool, True = kept) is the last mask.
     """
 
-    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = True, seed=None) -> None:
+    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = False, seed=None) -> None:
         super().__init__()
+        if not is_real(dropout_ratio):
+            raise TypeError(f"dropout_ratio: expected a number in [0, 1), got {dropout_ratio!r}")
         if not 0 <= dropout_ratio < 1:
             raise ValueError(f"dropout_ratio: expected a value in [0, 1), got {dropout_ratio}")
         self.dropout_ratio = float(dropout_ratio)
@@ -339,7 +379,7 @@ class Dropout(Layer):
         self.mask: np.ndarray | None = None
         self._factor: np.ndarray | None = None  # mask * scale in the input's dtype, or None after inference
         self._keep_mask = False
-        self._forwarded = False
+        self._shape: tuple[int, ...] | None = None  # the last forward's output shape
 
     def __repr__(self) -> str:
         return f"Dropout(dropout_ratio={self.dropout_ratio}, inverted={self.inverted})"
@@ -357,25 +397,26 @@ class Dropout(Layer):
         finally:
             self._keep_mask = previous
 
-    def forward(self, x, train: bool = True) -> np.ndarray:
+    def forward(self, x, train: bool = True, *, train_flg: bool | None = None) -> np.ndarray:
         """Return x with dropped units zeroed (training) or the inference output (train=False).
 
         Parameters
         ----------
         x : array_like, any shape, float
         train : bool
-            The textbook's ``train_flg``. With ``inverted`` (default) inference returns ``x``
-            itself, not a copy.
+            The textbook's ``train_flg`` (also accepted by that name). With ``inverted=True``
+            inference returns ``x`` itself, not a copy.
 
         Returns
         -------
         ndarray of x's shape and dtype
         """
+        train = train_flag(train, train_flg)
         x = as_float_array("x", x)
-        self._forwarded = True
+        self._shape = x.shape
         if not train:
             self._factor = None
-            return x if self.inverted else x * (1.0 - self.dropout_ratio)
+            return x if self.inverted else _times(x, 1.0 - self.dropout_ratio)
         if not (self._keep_mask and self.mask is not None and self.mask.shape == x.shape):
             # Uniforms are drawn in float64 whatever x's dtype, so float32 and float64 nets built
             # from one seed drop the same units.
@@ -383,15 +424,21 @@ class Dropout(Layer):
         scale = 1.0 / (1.0 - self.dropout_ratio) if self.inverted else 1.0
         self._factor = self.mask.astype(x.dtype)
         self._factor *= scale
-        return x * self._factor
+        return _times(x, self._factor)
 
     def backward(self, dout) -> np.ndarray:
         """Return dx: dout through the same mask and scale as the last forward."""
-        self._require_forward(self._forwarded)
+        self._require_forward(self._shape is not None)
+        dout = self._check_dout(dout, self._shape)
         if self._factor is None:
-            dout = as_float_array("dout", dout)
-            return dout if self.inverted else dout * (1.0 - self.dropout_ratio)
-        return self._check_dout(dout, self._factor.shape) * self._factor
+            return dout if self.inverted else _times(dout, 1.0 - self.dropout_ratio)
+        return _times(dout, self._factor)
+
+
+def _times(a: np.ndarray, b) -> np.ndarray:
+    """``a * b`` as an ndarray even for 0-d input (where NumPy's product is a scalar)."""
+    out = a * b
+    return out if isinstance(out, np.ndarray) else np.asarray(out)
 
 
 class BatchNormalization(Layer):
@@ -428,50 +475,58 @@ class BatchNormalization(Layer):
             raise ValueError(
                 f"beta: expected shape {gamma.shape} and dtype {dtype}, got {beta.shape} {beta.dtype}"
             )
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum: expected a value in [0, 1], got {momentum}")
-        self.momentum, self.eps = float(momentum), check_positive("eps", eps)
+        momentum = check_real("momentum", momentum, low=0.0, high=1.0, low_open=False, high_open=False)
+        self.momentum, self.eps = momentum, check_positive("eps", eps)
         self.params = {"gamma": gamma, "beta": beta}
         self.grads = {"gamma": np.zeros_like(gamma), "beta": np.zeros_like(beta)}
         stats = {"running_mean": (running_mean, np.zeros), "running_var": (running_var, np.ones)}
         for name, (value, default) in stats.items():
-            arr = default(d, dtype=dtype) if value is None else np.array(value, dtype=dtype)
+            arr = default(d, dtype=dtype) if value is None else as_float_array(name, value).astype(dtype)
             if arr.shape != (d,):
                 raise ValueError(f"{name}: expected shape ({d},), got {arr.shape}")
+            if not (np.isfinite(arr).all() and (name == "running_mean" or (arr >= 0).all())):
+                what = "finite values" if name == "running_mean" else "finite values >= 0"
+                raise ValueError(f"{name}: expected {what}, got {arr}")
             self.buffers[name] = arr
         self.input_shape: tuple[int, ...] | None = None
         self.xn: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self.train_flg = True
 
-    # Assignable like Affine's W and b: the values are copied into the arrays the network holds.
-    gamma = property(lambda self: self.params["gamma"], lambda self, v: _assign(self.params, "gamma", v))
-    beta = property(lambda self: self.params["beta"], lambda self, v: _assign(self.params, "beta", v))
+    # Assignable like Affine's W and b (Layer._set_array).
+    gamma = property(lambda self: self.params["gamma"],
+                     lambda self, v: self._set_array(self.params, "gamma", v))
+    beta = property(lambda self: self.params["beta"], lambda self, v: self._set_array(self.params, "beta", v))
     dgamma = property(lambda self: self.grads["gamma"])
     dbeta = property(lambda self: self.grads["beta"])
-    running_mean = property(lambda self: self.buffers["running_mean"])
-    running_var = property(lambda self: self.buffers["running_var"])
+    running_mean = property(lambda self: self.buffers["running_mean"],
+                            lambda self, v: self._set_array(self.buffers, "running_mean", v))
+    running_var = property(lambda self: self.buffers["running_var"],
+                           lambda self, v: self._set_array(self.buffers, "running_var", v))
 
     def __repr__(self) -> str:
         d = self.params["gamma"].shape[0]
         return f"BatchNormalization({d}, momentum={self.momentum}, eps={self.eps})"
 
-    def forward(self, x, train: bool = True) -> np.ndarray:
+    def forward(self, x, train: bool = True, *, train_flg: bool | None = None) -> np.ndarray:
         """Normalize with the batch's statistics (train, updating the running ones) or the running ones.
 
         Parameters
         ----------
         x : array_like, shape (N, D) or (N, ...) with D features; cast to gamma's dtype.
         train : bool
-            The textbook's ``train_flg``.
+            The textbook's ``train_flg`` (also accepted by that name).
 
         Returns
         -------
         ndarray of x's shape, gamma's dtype
         """
+        train = train_flag(train, train_flg)
         gamma = self.params["gamma"]
         x = as_float_array("x", x)
         x2 = flatten_features(x, gamma.shape[0]).astype(gamma.dtype, copy=False)
+        if train:  # an empty batch has no statistics: refused before the running ones change
+            check_nonempty_batch("x", x2)
         self.input_shape = x.shape
         self.train_flg = bool(train)
         if train:
@@ -574,8 +629,9 @@ class Convolution(Layer):
         self._dw_parts: np.ndarray | None = None
         self._dx_bufs: dict[str, np.ndarray] = {}
 
-    W = property(lambda self: self.params["W"])
-    b = property(lambda self: self.params["b"])
+    # Assignable like Affine's (Layer._set_array): the book's load_params does ``layer.W = ...``.
+    W = property(lambda self: self.params["W"], lambda self, v: self._set_array(self.params, "W", v))
+    b = property(lambda self: self.params["b"], lambda self, v: self._set_array(self.params, "b", v))
     dW = property(lambda self: self.grads["W"])
     db = property(lambda self: self.grads["b"])
 
@@ -601,9 +657,9 @@ class Convolution(Layer):
         n, _, h, w = x.shape
         oh = conv_output_size(h, fh, self.stride, self.pad)
         ow = conv_output_size(w, fw, self.stride, self.pad)
+        out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))  # before any buffer changes
         xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
         self._col = _conv.im2col_t(xp, fh, fw, self.stride, oh, ow, out=self._col)
-        out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))
         np.matmul(W.reshape(fn, -1), self._col, out=out.reshape(n, fn, oh * ow))
         out += self.params["b"][:, None, None]
         self.x = x
@@ -660,6 +716,7 @@ class Pooling(Layer):
     ----------
     pool_h, pool_w : int >= 1
     stride : int >= 1
+        1 by default, as the book's signature (its networks pass ``stride=2``).
     pad : int >= 0
         Zeros added around H and W before pooling, as the textbook's im2col does.
 
@@ -668,7 +725,7 @@ class Pooling(Layer):
     first maximum of its window (the textbook's argmax).
     """
 
-    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0) -> None:
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> None:
         super().__init__()
         for name, value, low in (("pool_h", pool_h, 1), ("pool_w", pool_w, 1), ("stride", stride, 1),
                                  ("pad", pad, 0)):
@@ -702,8 +759,8 @@ class Pooling(Layer):
         n, c, h, w = x.shape
         oh = conv_output_size(h, self.pool_h, self.stride, self.pad)
         ow = conv_output_size(w, self.pool_w, self.stride, self.pad)
+        out = self._out(out, (n, c, oh, ow), x.dtype)  # checked before the kept input changes
         self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
-        out = self._out(out, (n, c, oh, ow), x.dtype)
         _conv.max_pool(self._xp, self.pool_h, self.pool_w, self.stride, oh, ow, out)
         # backward compares against the maxima: keep a copy, as the caller may reuse ``out``.
         if self._max is None or self._max.shape != out.shape or self._max.dtype != out.dtype:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_labels, check_nonempty_batch
+from ._checks import as_float_array, check_labels, check_nonempty_batch, label_column_as_vector
 from .functions import log_softmax
 
 __all__ = ["mean_squared_error", "cross_entropy_error", "softmax_cross_entropy", "CROSS_ENTROPY_DELTA"]
@@ -97,7 +97,8 @@ def cross_entropy_error(y, t) -> float:
         Probabilities. A 1-D array is one sample.
     t : array_like
         One-hot (or any probability) targets of the shape of ``y``, or integer labels of shape
-        () or (N,). Float or boolean labels are refused; labels must lie in [0, C).
+        () or (N,) (or (N, 1), as the book's chapter 7 passes them). Float or boolean labels are
+        refused; labels must lie in [0, C).
 
     Returns
     -------
@@ -113,7 +114,7 @@ def cross_entropy_error(y, t) -> float:
     0.510825457099338
     """
     y = _check_output("y", y)
-    t = np.asarray(t)
+    t = label_column_as_vector(np.asarray(t), y.shape)
     kind = _targets_kind(y, t)
     y2 = y.reshape(-1, y.shape[-1])
     if kind == "onehot":
@@ -139,7 +140,7 @@ def softmax_cross_entropy(logits, t) -> float:
     logits : array_like, shape (N, C)
         Scores before the softmax. A 1-D array is refused: reshape one sample to (1, C).
     t : array_like
-        Integer labels of shape (N,), or one-hot targets of shape (N, C).
+        Integer labels of shape (N,) (or (N, 1)), or one-hot targets of shape (N, C).
 
     Returns
     -------
@@ -150,7 +151,7 @@ def softmax_cross_entropy(logits, t) -> float:
     if x.ndim != 2:
         raise ValueError(f"logits: expected shape (N, C), got {x.shape}")
     x = _check_output("logits", x)
-    t = np.asarray(t)
+    t = label_column_as_vector(np.asarray(t), x.shape)
     kind = _targets_kind(x, t)
     logp = log_softmax(x, axis=1)
     if kind == "onehot":

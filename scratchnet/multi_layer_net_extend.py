@@ -3,15 +3,14 @@
 A thin layer over :class:`scratchnet.network.MultiLayerNet` (one network, not two): it takes the
 book's constructor, spelling ``dropout_ration`` included, and uses the book's dropout, which keeps
 units unscaled while training and multiplies by (1 - ratio) at inference
-(``Dropout(..., inverted=False)``), so the book's trained weights give the book's accuracy.
-``MultiLayerNet(..., use_dropout=True)`` keeps the inverted form.
+(``MultiLayerNet(..., dropout_inverted=False)``), so the book's trained weights give the book's
+accuracy. ``MultiLayerNet(..., use_dropout=True)`` keeps the inverted form.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .layers import Dropout
 from .network import MultiLayerNet
 
 __all__ = ["MultiLayerNetExtend"]
@@ -37,11 +36,8 @@ class MultiLayerNetExtend(MultiLayerNet):
                  use_dropout: bool = False, dropout_ration: float = 0.5, use_batchnorm: bool = False,
                  **kwargs) -> None:
         super().__init__(input_size, hidden_size_list, output_size, activation, weight_init_std,
-                         weight_decay_lambda, use_dropout, dropout_ration, use_batchnorm, **kwargs)
-        # Before any forward pass: from here on every mask is drawn and applied the book's way.
-        for layer in self.layers:
-            if isinstance(layer, Dropout):
-                layer.inverted = False
+                         weight_decay_lambda, use_dropout, dropout_ration, use_batchnorm,
+                         dropout_inverted=False, **kwargs)
         self.dropout_ration = dropout_ration
 
     def __repr__(self) -> str:

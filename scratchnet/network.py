@@ -1,18 +1,17 @@
 """Networks built from layers: ``Sequential`` and the textbook's ``TwoLayerNet`` and ``MultiLayerNet``.
 
-Every network offers the same interface (the one optimisers, trainers and gradient checks rely on):
+Every network offers the interface optimisers, trainers and gradient checks rely on:
 
-- ``params``: a flat dict with stable names, numbered per parameter kind in layer order: the k-th
-  Affine holds ``W{k}``/``b{k}``, the k-th BatchNormalization ``gamma{k}``/``beta{k}``. The values
-  are the very arrays the layers compute with: update them in place (``params["W1"] -= ...``),
-  never rebind them. In TwoLayerNet and MultiLayerNet it is a :class:`~scratchnet._packed.PackedDict`,
-  which also says where each array lives in one flat buffer (see docs/speed.md).
-- ``predict(x, train=False)`` -> scores (N, C) before the softmax; ``loss(x, t, train=False)`` ->
-  float; ``accuracy(x, t)`` -> float. ``t`` is integer labels (N,) or one-hot (N, C).
-- ``loss_and_gradient(x, t)``: one forward pass in training mode and one backward pass;
-  ``gradient(x, t)``: the same gradients, copied; ``numerical_gradient(x, t)``: the slow check.
-- ``state_dict()`` / ``load_state_dict(d)`` and ``save(path)`` / ``load(path)`` (.npz, no pickle),
-  strict about names and shapes; ``summary()``; ``dtype``.
+- ``layers``: the book's OrderedDict of the layers before the loss (``'Affine1'``, ``'Relu1'``, ...),
+  ``last_layer`` the loss; ``layer_list`` all of them in order, the loss last.
+- ``params``: a flat dict named per parameter kind in layer order (the k-th Affine's ``W{k}``/``b{k}``,
+  the k-th BatchNormalization's ``gamma{k}``/``beta{k}``), holding the layers' own arrays: update
+  them in place, never rebind them. TwoLayerNet and MultiLayerNet pack them into one flat buffer
+  (a :class:`~scratchnet._packed.PackedDict`; docs/speed.md).
+- ``predict(x, train=False)`` -> scores (N, C); ``loss(x, t, train=False)`` and ``accuracy(x, t)`` ->
+  float, ``t`` labels (N,) or one-hot (N, C); ``loss_and_gradient(x, t)``, ``gradient(x, t)`` (copies),
+  ``numerical_gradient(x, t)``; ``state_dict()``/``load_state_dict(d)``, ``save(path)``/``load(path)``
+  (.npz, no pickle, strict about names and shapes); ``summary()``; ``dtype``.
 """
 
 from __future__ import annotations
@@ -22,22 +21,26 @@ import functools
 import inspect
 import math
 import os
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from ._checks import (
+    GlobalGenerator,
     as_float_array,
     as_generator,
     check_labels,
+    check_nonempty_batch,
     check_nonnegative,
     check_positive_int,
+    check_real,
+    label_column_as_vector,
 )
-from ._io import atomic_write
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
-from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
-from .util import format_table
+from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss, train_flag
+from .util import atomic_write, format_table, read_npz
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
 
@@ -54,34 +57,45 @@ class Sequential:
     ----------
     *layers : layer objects
         Anything with ``forward(x)`` and ``backward(dout)``; ``params``/``grads``/``buffers`` dicts
-        are read when present. ``train`` is passed only to layers whose ``forward`` accepts it, so
-        a textbook-style layer of your own works here as it is.
+        are read when present. ``train`` is passed only to layers whose ``forward`` accepts it (as
+        ``train_flg`` to a layer written the book's way), so a textbook-style layer works as it is.
     loss : layer, optional
         The last layer, ``forward(x, t) -> float`` and ``backward(dout=1.0)``. A new
         ``SoftmaxWithLoss()`` by default.
     weight_decay_lambda : float
         L2 weight decay: 0.5 * lambda * sum(W**2) over every weight ``W{k}`` (not biases, not
         batch-norm parameters) is added to the loss and lambda * W to its gradient.
+    names : sequence of str, optional
+        The keys of ``layers``, one per layer before the loss. By default the book's: the class
+        name and its count, ``Affine1``, ``Relu1``, ``Affine2``, ``BatchNorm1``, ``Dropout1``.
 
-    Attributes: ``layers`` (the loss layer last, also ``last_layer``), ``params`` (see the module
-    docstring), ``dtype`` (the parameters' dtype, float64 if there are none; inputs are cast to it).
+    Attributes: ``layers`` (the book's OrderedDict of the layers before the loss, by name),
+    ``layer_list`` (every layer in order, the loss last), ``last_layer`` (the loss), ``params``
+    (see the module docstring), ``dtype`` (the parameters' dtype, float64 if there are none; inputs
+    are cast to it).
     """
 
-    def __init__(self, *layers, loss=None, weight_decay_lambda: float = 0.0) -> None:
+    def __init__(self, *layers, loss=None, weight_decay_lambda: float = 0.0,
+                 names: Sequence[str] | None = None) -> None:
         loss = SoftmaxWithLoss() if loss is None else loss
         _check_layers(layers, loss)
-        self.layers = [*layers, loss]
+        names = _layer_names(layers) if names is None else _checked_names(names, layers)
+        #: The layers in order, the loss layer last: what every method here walks.
+        self.layer_list = [*layers, loss]
+        #: The book's view: the hidden layers by name ('Affine1', 'Relu1', ...), the loss apart.
+        self.layers = OrderedDict(zip(names, layers, strict=True))
         self.weight_decay_lambda = check_nonnegative("weight_decay_lambda", weight_decay_lambda)
-        self._takes_train = [_accepts(layer.forward, "train") for layer in layers]
-        self._buffers_of_step = _StepBuffers(self.layers)
-        self._param_slots = _number_slots(self.layers, "params")
-        self._buffer_slots = _number_slots(self.layers, "buffers")
+        self._train_kw = [_train_keyword(layer.forward) for layer in layers]
+        self._buffers_of_step = _StepBuffers(self.layer_list)
+        self._param_slots = _number_slots(self.layer_list, "params")
+        self._buffer_slots = _number_slots(self.layer_list, "buffers")
         clash = set(self._param_slots) & set(self._buffer_slots)
         if clash:
             raise ValueError(f"layers: parameter and buffer names collide: {sorted(clash)}")
         self.params: dict[str, np.ndarray] = {
             name: layer.params[key] for name, (layer, key) in self._param_slots.items()
         }
+        _check_unshared(self.params)
         self._packed_grads: PackedDict | None = None
         self._decayed = [name for name, (_, key) in self._param_slots.items() if key == "W"]
         dtypes = {p.dtype for p in self.params.values()}
@@ -89,16 +103,19 @@ class Sequential:
             seen = ", ".join(f"{name} {p.dtype}" for name, p in self.params.items())
             raise ValueError(f"layers: expected parameters of one dtype, got {seen}")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float64)
+        for layer in self.layer_list:  # checked: their arrays are shared with params/grads from here on
+            if isinstance(layer, Layer):
+                layer.adopted = True
 
     @property
     def last_layer(self):
         """The loss layer (the textbook's name)."""
-        return self.layers[-1]
+        return self.layer_list[-1]
 
     loss_layer = last_layer
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(layer) for layer in self.layers[:-1])
+        inner = ", ".join(repr(layer) for layer in self.layer_list[:-1])
         decay = f", weight_decay_lambda={self.weight_decay_lambda}" if self.weight_decay_lambda else ""
         return f"{type(self).__name__}({inner}, loss={self.last_layer!r}{decay})"
 
@@ -120,17 +137,22 @@ class Sequential:
 
     def _layer_forward(self, i: int, x, train: bool):
         """Hidden layer i's forward, with ``train`` only for layers that take it."""
-        layer = self.layers[i]
-        return layer.forward(x, train=train) if self._takes_train[i] else layer.forward(x)
+        layer, kw = self.layer_list[i], self._train_kw[i]
+        return layer.forward(x, **{kw: train}) if kw else layer.forward(x)
 
-    def predict(self, x, train: bool = False) -> np.ndarray:
+    def predict(self, x, train: bool = False, *, train_flg: bool | None = None) -> np.ndarray:
         """Return the scores before the softmax, (N, C) in the network's dtype, for x of shape (N, ...).
 
-        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``).
+        ``train``: training-mode dropout and batch norm (the textbook's ``train_flg``, also
+        accepted by that name).
         """
-        out = self._as_input(x)
-        for i in range(len(self.layers) - 1):
-            out = self._layer_forward(i, out, train)
+        train = train_flag(train, train_flg)
+        with _unchanged_on_error(self, train):
+            out = self._as_input(x)
+            if train:  # a batch's statistics need samples
+                check_nonempty_batch("x", out)
+            for i in range(len(self.layer_list) - 1):
+                out = self._layer_forward(i, out, train)
         return out
 
     def _weight_decay_loss(self) -> float:
@@ -139,14 +161,17 @@ class Sequential:
         total = sum(float(np.vdot(self.params[name], self.params[name])) for name in self._decayed)
         return 0.5 * self.weight_decay_lambda * total
 
-    def loss(self, x, t, train: bool = False) -> float:
+    def loss(self, x, t, train: bool = False, *, train_flg: bool | None = None) -> float:
         """Return the loss of the batch (plus weight decay) as a float; t: labels (N,) or one-hot (N, C)."""
-        return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
+        train = train_flag(train, train_flg)
+        x = self._as_input(x)
+        check_nonempty_batch("x", x)  # a mean over no samples
+        with _unchanged_on_error(self, train):
+            return self.last_layer.forward(self.predict(x, train), t) + self._weight_decay_loss()
 
     def accuracy(self, x, t) -> float:
         """Return the fraction of samples whose highest score is the teacher's class (inference mode)."""
-        y = self.predict(x)
-        return float(np.mean(np.argmax(y, axis=1) == _as_labels(t, *y.shape)))
+        return _fraction_right(self.predict(x), t)
 
     # ----------------------------------------------------------------- backward
     def loss_and_gradient(self, x, t) -> tuple[float, dict[str, np.ndarray]]:
@@ -157,12 +182,14 @@ class Sequential:
         activations and the gradients between layers go to buffers the network keeps and are never
         handed out, so nothing the caller holds is overwritten.
         """
-        step, hidden = self._buffers_of_step, self.layers[:-1]
-        out = step.as_input(x, self.dtype)
-        for i in range(len(hidden)):
-            kwargs = {"train": True} if self._takes_train[i] else {}
-            out = step.forward(i, out, kwargs)
-        loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
+        step, hidden = self._buffers_of_step, self.layer_list[:-1]
+        with _unchanged_on_error(self):
+            out = step.as_input(x, self.dtype)
+            check_nonempty_batch("x", out)
+            for i in range(len(hidden)):
+                kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
+                out = step.forward(i, out, kwargs)
+            loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
         dout = step.backward(len(hidden), 1.0, like=out)
         for i in range(len(hidden) - 1, 0, -1):
             dout = step.backward(i, dout)
@@ -189,73 +216,18 @@ class Sequential:
                            threads: int | None = None) -> dict[str, np.ndarray]:
         """Gradients of the loss by central differences, (L(w + h) - L(w - h)) / 2h per element.
 
-        Every method computes that same quantity from loss values at perturbed points (none is
-        backprop in disguise); they differ in how much work they repeat (see
-        :func:`scratchnet.gradient.network_numerical_gradient` and docs/numerical-gradient.md):
-
-        - ``"naive"``: the textbook's loop, the whole network evaluated twice per element.
-        - ``"general"``: the same loop, with the layers below the perturbed one evaluated once.
-          Works for every network; gives bit-for-bit the naive result.
-        - ``"fast"``: :mod:`scratchnet.fastgrad`, for Affine/Sigmoid/Relu stacks ending in
-          SoftmaxWithLoss (TwoLayerNet, and MultiLayerNet without batch norm or dropout), computed
-          in float64 whatever the network's dtype.
-        - ``"auto"`` (default): the fast path for the top Affine/Sigmoid/Relu stack, if the network
-          ends in one, and the general loop for the layers below it.
-
-        The loss is evaluated in training mode, the function ``loss_and_gradient`` differentiates:
-        batch norm uses the batch's statistics, and dropout layers keep one mask throughout (the
-        last one drawn). Batch-norm running statistics are left as they were.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        t : array_like, labels (N,) or one-hot (N, C)
-        h : float
-            The step.
-        method : {"auto", "fast", "general", "naive"}
-        threads : int, optional
-            Worker threads of the fast path (the result does not depend on them).
-
-        Returns
-        -------
-        dict[str, ndarray]
-            Keyed like ``params``, each of its parameter's shape and dtype.
+        x: (N, ...); t: labels (N,) or one-hot (N, C). ``method``: "auto", "fast", "general" or
+        "naive" and ``threads`` as in :func:`scratchnet.gradient.network_numerical_gradient`. The
+        loss is the training-mode one ``loss_and_gradient`` differentiates (batch statistics, the
+        last dropout mask held); running statistics are left as they were. Returns a dict keyed
+        like ``params``, each of its parameter's shape and dtype.
         """
         if method not in NUMERICAL_METHODS:
             raise ValueError(f"method: expected one of {NUMERICAL_METHODS}, got {method!r}")
         x = self._as_input(x)
-        saved = {name: buf.copy() for name, buf in self._buffers().items()}
-        with contextlib.ExitStack() as stack:
-            for layer in self.layers:
-                if isinstance(layer, Dropout):
-                    stack.enter_context(layer.fixed_mask())
-            try:
-                grads = network_numerical_gradient(self._numerical_spec(), x, t, h, method=method,
-                                                   threads=threads)
-            finally:
-                for name, buf in self._buffers().items():
-                    buf[...] = saved[name]
+        with _held_still(self):
+            grads = network_numerical_gradient(network_spec(self), x, t, h, method=method, threads=threads)
         return {name: grads[name] for name in self.params}
-
-    def _numerical_spec(self) -> NetworkSpec:
-        """This network as plain layer descriptions, for scratchnet.gradient (which never sees self)."""
-        names: dict[int, dict[str, str]] = {}
-        for name, (layer, key) in self._param_slots.items():
-            names.setdefault(id(layer), {})[key] = name
-        kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
-        layers = []
-        for layer, takes_train in zip(self.layers[:-1], self._takes_train, strict=True):
-            forward = functools.partial(layer.forward, train=True) if takes_train else layer.forward
-            own = names.get(id(layer), {})
-            params = {own[key]: layer.params[key] for key in own}
-            layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
-        last = self.last_layer
-
-        def loss(scores, t):
-            return last.forward(scores, t) + self._weight_decay_loss()
-
-        form = last.form if type(last) is SoftmaxWithLoss else None
-        return NetworkSpec(layers, loss, form, self.weight_decay_lambda)
 
     # -------------------------------------------------------------------- state
     def _buffers(self) -> dict[str, np.ndarray]:
@@ -265,10 +237,14 @@ class Sequential:
         """The layers' buffers (batch-norm running statistics) by name, the arrays themselves (not copies)."""
         return self._buffers()
 
-    def generators(self) -> dict[str, np.random.Generator]:
-        """The random generators the layers draw from (dropout masks), keyed by layer index."""
-        return {str(i): layer.rng for i, layer in enumerate(self.layers)
-                if isinstance(getattr(layer, "rng", None), np.random.Generator)}
+    def generators(self) -> dict[str, np.random.Generator | GlobalGenerator]:
+        """The random generators the layers draw from (dropout masks), keyed by layer index.
+
+        A layer built with no seed draws from NumPy's global generator: its entry is the adapter,
+        whose state checkpoints save and restore like any other.
+        """
+        return {str(i): layer.rng for i, layer in enumerate(self.layer_list)
+                if isinstance(getattr(layer, "rng", None), (np.random.Generator, GlobalGenerator))}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer (batch-norm running statistics), by name."""
@@ -281,29 +257,24 @@ class Sequential:
 
         ValueError names missing and unexpected keys or wrong shapes; TypeError a non-float array.
         Other float dtypes are cast. ``source`` names the origin in messages (``load``: the path).
+        NaN and inf are copied (a diverged network's state loads back); :meth:`load` refuses them.
         """
-        targets = {**self.params, **self._buffers()}
-        values = _checked_state(targets, state, source)
-        for name, dst in targets.items():
-            np.copyto(dst, values[name], casting="same_kind")
+        _copy_state(self, state, source, finite=False)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write ``state_dict()`` to ``path`` as an .npz archive (exactly that name), atomically."""
+        full = _save_path(path)
         state = self.state_dict()
-        atomic_write(os.path.abspath(os.fspath(path)), lambda f: np.savez(f, **state), binary=True)
+        atomic_write(full, lambda f: np.savez(f, **state), binary=True)
 
     def load(self, path: str | os.PathLike) -> None:
-        """Load parameters saved by :meth:`save` (``allow_pickle=False``), strictly; see load_state_dict."""
+        """Load what :meth:`save` wrote, strictly; ValueError naming a damaged, pickled or non-finite file."""
         path = os.fspath(path)
-        self.load_state_dict(_read_npz(path), source=path)
+        _copy_state(self, read_npz(path, "weights"), path, finite=True)
 
     def summary(self) -> str:
         """A table of the layers, their output shapes and parameter counts."""
-        lines = [f"{type(self).__name__} (dtype {self.dtype.name})", *format_table(_summary_rows(self))]
-        lines.append(f"total parameters: {sum(p.size for p in self.params.values()):,}")
-        if self.weight_decay_lambda:
-            lines.append(f"weight decay lambda {self.weight_decay_lambda} on {', '.join(self._decayed)}")
-        return "\n".join(lines)
+        return _summary(self)
 
 
 class _StepBuffers:
@@ -359,29 +330,130 @@ class _StepBuffers:
         return result
 
 
-def _read_npz(path: str) -> dict[str, np.ndarray]:
-    """The arrays of an .npz archive, read with ``allow_pickle=False``; ValueError for anything else."""
+def network_spec(net: Sequential) -> NetworkSpec:
+    """``net`` as plain layer descriptions, for scratchnet.gradient (which never sees the network)."""
+    names: dict[int, dict[str, str]] = {}
+    for name, (layer, key) in net._param_slots.items():
+        names.setdefault(id(layer), {})[key] = name
+    kinds = {Affine: "affine", Sigmoid: "sigmoid", Relu: "relu"}
+    layers = []
+    for layer, kw in zip(net.layer_list[:-1], net._train_kw, strict=True):
+        forward = functools.partial(layer.forward, **{kw: True}) if kw else layer.forward
+        own = names.get(id(layer), {})
+        params = {own[key]: layer.params[key] for key in own}
+        layers.append(LayerSpec(kinds.get(type(layer), "other"), forward, params, type(layer).__name__))
+    last = net.last_layer
+
+    def loss(scores, t):
+        return last.forward(scores, t) + net._weight_decay_loss()
+
+    form = last.form if type(last) is SoftmaxWithLoss else None
+    return NetworkSpec(layers, loss, form, net.weight_decay_lambda)
+
+
+@contextlib.contextmanager
+def _held_still(net: Sequential) -> Iterator[None]:
+    """Within this block the dropout masks stay fixed; the buffers are restored when it ends."""
+    saved = {name: buf.copy() for name, buf in net.buffers().items()}
+    with contextlib.ExitStack() as stack:
+        for layer in net.layer_list:
+            if isinstance(layer, Dropout):
+                stack.enter_context(layer.fixed_mask())
+        try:
+            yield
+        finally:
+            for name, buf in net.buffers().items():
+                buf[...] = saved[name]
+
+
+@contextlib.contextmanager
+def _unchanged_on_error(net: Sequential, train: bool = True) -> Iterator[None]:
+    """Restore the buffers (batch-norm statistics) and generators (dropout) if the block raises.
+
+    A training-mode forward changes them before the loss layer has seen ``t``: a refused ``t``
+    (or an input a later layer refuses) must not leave them changed.
+    """
+    buffers = net.buffers() if train else {}
+    gens = list({id(g): g for g in net.generators().values()}.values()) if train else []
+    if not (buffers or gens):
+        yield
+        return
+    saved = {name: buf.copy() for name, buf in buffers.items()}
+    states = [g.bit_generator.state for g in gens]  # MultiLayerNet's dropout layers share one
     try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as e:  # not a NumPy file at all (np.load takes it for a pickle)
-        raise ValueError(f"{path}: expected an .npz archive written by save(): {e}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: expected an .npz archive written by save(), got a single .npy array")
-    with archive:
-        return {name: archive[name] for name in archive.files}
+        yield
+    except BaseException:
+        for name, buf in buffers.items():
+            buf[...] = saved[name]
+        for g, state in zip(gens, states, strict=True):
+            g.bit_generator.state = state
+        raise
+
+
+def _copy_state(net: Sequential, state, source: str, *, finite: bool) -> None:
+    """Copy ``state`` into the network's parameters and buffers once all of it is checked."""
+    targets = {**net.params, **net.buffers()}
+    values = _checked_state(targets, state, source)
+    bad = [f"{name} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
+           for name, v in values.items() if finite and not np.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{source}: expected finite values, got NaN or inf in " + ", ".join(bad))
+    for name, dst in targets.items():
+        np.copyto(dst, values[name], casting="same_kind")
+
+
+def _save_path(path) -> str:
+    """``path`` made absolute, after checking its folder exists (else the error names a temporary file)."""
+    given, full = os.fspath(path), os.path.abspath(os.fspath(path))
+    if not os.path.isdir(os.path.dirname(full)):
+        raise FileNotFoundError(f"path: cannot save to {given}: no folder {os.path.dirname(full)}")
+    if os.path.isdir(full):
+        raise IsADirectoryError(f"path: cannot save to {given}: it is a folder")
+    return full
 
 
 def _check_layers(layers: tuple, loss) -> None:
+    seen: dict[int, int] = {}
     for i, layer in enumerate([*layers, loss]):
+        what = "loss" if i == len(layers) else f"layers[{i}]"
+        if isinstance(layer, type):
+            raise TypeError(f"{what}: expected a layer object, got the class {layer.__name__} "
+                            f"(did you mean {layer.__name__}(...)?)")
         if not (callable(getattr(layer, "forward", None)) and callable(getattr(layer, "backward", None))):
-            what = "loss" if i == len(layers) else f"layers[{i}]"
             raise TypeError(f"{what}: expected a layer with forward and backward, got {type(layer).__name__}")
+        if id(layer) in seen:
+            # A layer keeps its last input for backward, and its grads would be overwritten.
+            raise ValueError(f"{what}: the {type(layer).__name__} object at position {seen[id(layer)]} "
+                             f"is used again at position {i}; give each position its own layer "
+                             "(copy.deepcopy(layer) for one with the same weights)")
+        seen[id(layer)] = i
+
+
+def _check_unshared(params: dict[str, np.ndarray]) -> None:
+    """Refuse two parameters in one memory: each would get its own gradient, then both updates."""
+    items = list(params.items())
+    for i, (a, p) in enumerate(items):
+        for b, q in items[i + 1:]:
+            if np.shares_memory(p, q):
+                raise ValueError(f"layers: parameters {a} and {b} share memory; tied weights are not "
+                                 "supported: give each layer its own arrays")
+
+
+def _fraction_right(y: np.ndarray, t) -> float:
+    """The fraction of rows of scores ``y`` whose argmax is the teacher's class; a row with NaN is wrong."""
+    check_nonempty_batch("x", y)
+    right = np.argmax(y, axis=1) == _as_labels(t, *y.shape)
+    right &= ~np.isnan(y).any(axis=1)  # argmax takes a NaN for the highest score
+    return float(np.mean(right))
 
 
 def _as_labels(t, n: int, c: int) -> np.ndarray:
-    """Integer labels (N,) from labels or one-hot targets (N, C), checked."""
-    t = np.asarray(t)
+    """Integer labels (N,) from labels (N,) or (N, 1) or one-hot targets (N, C), checked."""
+    t = label_column_as_vector(np.asarray(t), (n, c))
     if t.shape == (n, c):
+        t = as_float_array("t", t)
+        if not np.isfinite(t).all():
+            raise ValueError("t: expected finite one-hot targets, got NaN or inf")
         return np.argmax(t, axis=1)
     if t.shape == (n,):
         return check_labels("t", t, c)
@@ -392,6 +464,8 @@ def _as_labels(t, n: int, c: int) -> np.ndarray:
 
 def _checked_state(targets: dict[str, np.ndarray], state, source: str) -> dict[str, np.ndarray]:
     """``state``'s arrays by name, after checking names, float dtypes and shapes against ``targets``."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{source}: expected a dict of arrays by name, got {type(state).__name__}")
     missing = [name for name in targets if name not in state]
     unexpected = [name for name in state if name not in targets]
     if missing or unexpected:
@@ -411,13 +485,21 @@ def _checked_state(targets: dict[str, np.ndarray], state, source: str) -> dict[s
     return values
 
 
+def _summary(net: Sequential) -> str:
+    lines = [f"{type(net).__name__} (dtype {net.dtype.name})", *format_table(_summary_rows(net))]
+    lines.append(f"total parameters: {sum(p.size for p in net.params.values()):,}")
+    if net.weight_decay_lambda:
+        lines.append(f"weight decay lambda {net.weight_decay_lambda} on {', '.join(net._decayed)}")
+    return "\n".join(lines)
+
+
 def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
     names_of: dict[int, list[str]] = {}
     for name, (layer, _) in net._param_slots.items():
         names_of.setdefault(id(layer), []).append(name)
     rows = [("#", "layer", "output", "params", "")]
     features = "..."
-    for i, layer in enumerate(net.layers, 1):
+    for i, layer in enumerate(net.layer_list, 1):
         params = getattr(layer, "params", {})
         w = params.get("W")
         if w is not None and w.ndim == 2:
@@ -429,12 +511,42 @@ def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
     return rows
 
 
+#: The book's layer names where they differ from the class name.
+BOOK_LAYER_NAMES = {"BatchNormalization": "BatchNorm", "Convolution": "Conv", "Pooling": "Pool"}
+
+
+def _layer_names(layers) -> list[str]:
+    """The book's keys: each layer's class name (short: ``BatchNorm``, ``Conv``, ``Pool``) and its count."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        kind = type(layer).__name__
+        kind = BOOK_LAYER_NAMES.get(kind, kind)
+        counts[kind] = counts.get(kind, 0) + 1
+        names.append(f"{kind}{counts[kind]}")
+    return names
+
+
+def _checked_names(names, layers) -> list[str]:
+    names = list(names)
+    distinct = len(set(names)) == len(names) and all(isinstance(n, str) for n in names)
+    if len(names) != len(layers) or not distinct:
+        raise ValueError(f"names: expected {len(layers)} distinct strings (one per layer before the loss), "
+                         f"got {names!r}")
+    return names
+
+
 def _accepts(method, name: str) -> bool:
     """Whether ``method`` takes a parameter called ``name`` (``train``, ``out``)."""
     try:
         return name in inspect.signature(method).parameters
     except (TypeError, ValueError):  # a builtin without a signature
         return False
+
+
+def _train_keyword(forward) -> str | None:
+    """How a layer's forward takes its training flag: ``"train"``, the book's ``"train_flg"``, or None."""
+    return next((kw for kw in ("train", "train_flg") if _accepts(forward, kw)), None)
 
 
 def _number_slots(layers: list, attr: str) -> dict[str, tuple[object, str]]:
@@ -466,7 +578,7 @@ def _weight_std(weight_init_std, fan_in: int) -> float:
             names = sorted(WEIGHT_INIT_SCALES)
             raise ValueError(f"weight_init_std: expected a number or one of {names}, got {weight_init_std!r}")
         return math.sqrt(WEIGHT_INIT_SCALES[key] / fan_in)
-    return check_nonnegative("weight_init_std", weight_init_std, expected="a number >= 0 or a name")
+    return check_real("weight_init_std", weight_init_std, low=0.0, low_open=False)
 
 
 def _affine(rng: np.random.Generator, fan_in: int, fan_out: int, weight_init_std, dtype: np.dtype) -> Affine:
@@ -496,7 +608,8 @@ class TwoLayerNet(Sequential):
         (sqrt(2 / fan_in)) or "sigmoid"/"xavier" (sqrt(1 / fan_in)). Biases start at zero.
     activation : {"sigmoid", "relu"}
     seed : int, numpy.random.Generator or None
-        The source of the initial weights; the same seed gives the same network.
+        The source of the initial weights; the same seed gives the same network. None: NumPy's
+        global generator, drawn as the book draws (``np.random.seed(n)`` gives the book's weights).
     dtype : float32 or float64
     loss_form : {"fused", "textbook"}
         See :class:`SoftmaxWithLoss`.
@@ -522,6 +635,11 @@ class TwoLayerNet(Sequential):
         self.input_size, self.hidden_size, self.output_size = sizes
         self.activation = activation.lower()
 
+    @property
+    def lastLayer(self):  # noqa: N802 (the book's chapter 5 spelling)
+        """The loss layer, by the name the book's chapter 5 TwoLayerNet gives it (``last_layer``)."""
+        return self.last_layer
+
     def __repr__(self) -> str:
         return (f"TwoLayerNet(input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"output_size={self.output_size}, activation={self.activation!r}, dtype={self.dtype.name})")
@@ -546,11 +664,15 @@ class MultiLayerNet(Sequential):
         L2 weight decay: 0.5 * lambda * sum(W**2) in the loss, lambda * W in the gradients.
     use_dropout : bool
     dropout_ratio : float
-        Inverted dropout (see :class:`Dropout`).
+        The probability of dropping a unit.
+    dropout_inverted : bool
+        Keyword-only. True (default): inverted dropout; False: the book's form, as
+        :class:`~scratchnet.multi_layer_net_extend.MultiLayerNetExtend` uses (see :class:`Dropout`).
     use_batchnorm : bool
         Parameters gamma{k} (ones) and beta{k} (zeros) for hidden layer k.
     seed : int, numpy.random.Generator or None
-        The source of the weights and the dropout masks.
+        The source of the weights and the dropout masks. None: NumPy's global generator, drawn
+        as the book draws (``np.random.seed(n)`` gives the book's weights).
     dtype : float32 or float64
     loss_form : {"fused", "textbook"}
 
@@ -560,7 +682,8 @@ class MultiLayerNet(Sequential):
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std="relu", weight_decay_lambda: float = 0,
                  use_dropout: bool = False, dropout_ratio: float = 0.5, use_batchnorm: bool = False,
-                 *, seed=None, dtype=np.float64, loss_form: str = "fused") -> None:
+                 *, dropout_inverted: bool = True, seed=None, dtype=np.float64,
+                 loss_form: str = "fused") -> None:
         input_size = check_positive_int("input_size", input_size)
         output_size = check_positive_int("output_size", output_size)
         widths_given = isinstance(hidden_size_list, (Sequence, np.ndarray))
@@ -573,21 +696,28 @@ class MultiLayerNet(Sequential):
         sizes = [input_size, *hidden, output_size]
         affines = [_affine(rng, fan_in, fan_out, weight_init_std, dtype)
                    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)]
-        layers = []
-        for affine, width in zip(affines[:-1], hidden, strict=True):
+        layers, names = [], []  # the book's: Affine{k}, BatchNorm{k}, Activation_function{k}, Dropout{k}
+        for k, (affine, width) in enumerate(zip(affines[:-1], hidden, strict=True), 1):
             layers.append(affine)
+            names.append(f"Affine{k}")
             if use_batchnorm:
                 layers.append(BatchNormalization(np.ones(width, dtype=dtype), np.zeros(width, dtype=dtype)))
+                names.append(f"BatchNorm{k}")
             layers.append(act())
+            names.append(f"Activation_function{k}")
             if use_dropout:
-                layers.append(Dropout(dropout_ratio, seed=rng))
+                layers.append(Dropout(dropout_ratio, inverted=dropout_inverted, seed=rng))
+                names.append(f"Dropout{k}")
         layers.append(affines[-1])
-        super().__init__(*layers, loss=SoftmaxWithLoss(loss_form), weight_decay_lambda=weight_decay_lambda)
+        names.append(f"Affine{len(affines)}")
+        super().__init__(*layers, loss=SoftmaxWithLoss(loss_form), weight_decay_lambda=weight_decay_lambda,
+                         names=names)
         self._pack_parameters()
         self.input_size, self.hidden_size_list, self.output_size = input_size, hidden, output_size
         self.hidden_layer_num = len(hidden)
         self.activation = activation.lower()
         self.use_dropout, self.dropout_ratio = bool(use_dropout), dropout_ratio
+        self.dropout_inverted = bool(dropout_inverted)
         self.use_batchnorm = bool(use_batchnorm)
 
     def __repr__(self) -> str:

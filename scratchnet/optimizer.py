@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSProp
-
-#: The book spells it ``RMSprop``; one class, two names.
-RMSprop = RMSProp
+from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSProp, RMSprop
 
 __all__ = ["np", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "RMSProp", "Adam"]

@@ -1,19 +1,14 @@
 """Optimisers (chapter 6): SGD, Momentum, Nesterov, AdaGrad, RMSProp and Adam.
 
-Each optimiser updates a network's parameters in place: ``optimizer.update(params, grads)``
-where ``params`` and ``grads`` are dicts keyed alike (``W1``, ``b1``, ...). The arrays in
-``params`` are the very arrays the layers compute with, so they are never rebound, only written
-into (``-=`` and ``out=``). When both dicts are packed (:class:`~scratchnet._packed.PackedDict`,
-as ``TwoLayerNet`` and ``MultiLayerNet`` hand them out) with one layout, an elementwise rule runs
-once over the flat buffers instead of once per parameter, with the same numbers (docs/speed.md).
+``optimizer.update(params, grads)`` updates a network's parameters in place; ``params`` and ``grads``
+are dicts keyed alike (``W1``, ``b1``, ...) whose arrays are the layers' own, written into (``-=``,
+``out=``), never rebound. When both are packed alike (:class:`~scratchnet._packed.PackedDict`, as
+TwoLayerNet and MultiLayerNet hand them out) an elementwise rule runs once over the flat buffers.
 
-The registry is built from the classes themselves: every subclass of :class:`Optimizer` is
-registered under its lower-cased class name when it is defined, so no table of names is ever
-typed by hand. ``get_optimizer("Adam", lr=1e-3)`` builds one by name, case-insensitively.
-
-State (step count, velocities, squared-gradient averages) is exported by ``state_dict()`` as a
-flat dict of scalars and arrays named like ``"v.W1"``, ready for ``np.savez``, and restored by
-``load_state_dict()``, so that a training run can be stopped and resumed bit for bit.
+Every subclass of :class:`Optimizer` is registered under its lower-cased class name:
+``get_optimizer("Adam", lr=1e-3)``, case-insensitively. ``state_dict()`` (scalars and arrays named
+like ``"v.W1"``, for ``np.savez``) and ``load_state_dict()`` stop and resume a run bit for bit.
+Why these forms: docs/training.md; the packed path's numbers: docs/speed.md.
 """
 
 from __future__ import annotations
@@ -35,6 +30,7 @@ __all__ = [
     "Nesterov",
     "AdaGrad",
     "RMSProp",
+    "RMSprop",
     "Adam",
     "OPTIMIZERS",
     "get_optimizer",
@@ -76,6 +72,9 @@ class Optimizer:
         super().__init_subclass__(**kwargs)
         if "_step" in cls.__dict__ and "elementwise" not in cls.__dict__:
             cls.elementwise = False
+        for slot in cls.slots:  # the book's attribute names: Momentum.v, AdaGrad.h, Adam.m, ...
+            if not hasattr(cls, slot):
+                setattr(cls, slot, _slot_property(slot))
         if not register:
             return
         key = cls.__name__.lower()
@@ -129,6 +128,10 @@ class Optimizer:
         Every check comes before the first write, so a bad argument leaves the parameters as they
         were. They are cheap next to the arithmetic: attribute reads, no NumPy calls.
         """
+        for what, d in (("params", params), ("grads", grads)):
+            if not isinstance(d, Mapping):
+                got = type(d).__name__
+                raise TypeError(f"{what}: expected a dict of arrays by parameter name, got {got}")
         if grads.keys() != params.keys():
             _check_keys("grads", grads, params)
         for key, p in params.items():
@@ -209,6 +212,8 @@ class Optimizer:
         Values may be Python scalars or 0-d arrays (as read back from ``.npz``). The arrays are
         copied. The state must match the parameters at the next update, or that update fails.
         """
+        if not isinstance(d, Mapping):
+            raise TypeError(f"state: expected a dict saved by state_dict(), got {type(d).__name__}")
         name = d.get("name")
         if name is not None and str(np.asarray(name)) != type(self).__name__.lower():
             raise ValueError(f"state: saved by optimizer {str(np.asarray(name))!r}, "
@@ -226,6 +231,12 @@ class Optimizer:
         self.t = int(t)
         self.state = state
         self._tmp = {}
+
+
+def _slot_property(slot: str) -> property:
+    """A read-only view of ``state[slot]``: dict keyed like params, None before the first update."""
+    return property(lambda self: self.state.get(slot), doc=f"The book's ``{slot}``: ``state[{slot!r}]``, "
+                    "a dict keyed like params (None before the first update).")
 
 
 def _check_keys(what: str, got: Mapping, params: Mapping) -> None:
@@ -406,6 +417,10 @@ class RMSProp(Optimizer):
         _adaptive_step(p, g, h, self.lr, self.eps, tmp)
 
 
+#: The book spells it ``RMSprop``; one class, two names.
+RMSprop = RMSProp
+
+
 class Adam(Optimizer):
     """Adam: bias-corrected running averages of the gradient and its square.
 
@@ -439,6 +454,11 @@ class Adam(Optimizer):
         self.beta2 = check_real("beta2", beta2, low=0.0, high=1.0, low_open=False)
         self.eps = check_real("eps", eps, low=0.0)
         self._lr_t = 0.0
+
+    @property
+    def iter(self) -> int:
+        """The book's name of ``t``: the number of updates so far."""
+        return self.t
 
     def _begin_step(self) -> None:
         self._lr_t = self.lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)

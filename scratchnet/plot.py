@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write
+from .util import atomic_write
 
 __all__ = ["PLOT_HINT", "new_figure", "save_png", "plot_history", "text_plot", "moving_mean"]
 

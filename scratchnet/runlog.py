@@ -1,6 +1,6 @@
 """A run's folder and logs: ``loss.csv``, ``accuracy.csv``, ``history.json``, library versions.
 
-Every file is written with :func:`scratchnet._io.atomic_write` (never half-written).
+Every file is written with :func:`scratchnet.util.atomic_write` (never half-written).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._io import atomic_write
-from .util import blas_libraries
+from .util import atomic_write, blas_libraries
 
 __all__ = [
     "ACCURACY_COLUMNS", "Progress", "library_versions", "make_run_dir", "prepare_run_dir", "write_json",

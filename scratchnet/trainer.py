@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from . import _book_loop, checkpoint
+from ._checks import check_float64_params, check_positive, check_positive_int
 from .checkpoint import read_checkpoint_meta
 from .gradcheck import GradCheckResult, gradient_check
 from .interrupt import StopOnCtrlC
 from .optimizers import Optimizer, get_optimizer
-from .plot import PLOT_HINT
-from .plot import plot_history as _plot_figure
+from .plot import PLOT_HINT, plot_history
 from .runlog import Progress, library_versions, prepare_run_dir, write_logs
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "GradientCheckError",
     "GRADIENTS",
     "backprop_gradient",
-    "plot_history",
     "library_versions",
     "read_checkpoint_meta",
 ]
@@ -71,14 +70,6 @@ def _numerical(network, x: np.ndarray, t: np.ndarray) -> tuple[float, Mapping[st
 
 #: The named gradient sources ``grad=`` accepts ("check" runs backprop and cross-checks it).
 GRADIENTS: dict[str, GradFn] = {"backprop": backprop_gradient, "numerical": _numerical}
-
-
-def plot_history(history: Mapping[str, Any], path: str | os.PathLike) -> Path | None:
-    """Write the curves PNG to ``path``; ``path``, or None without matplotlib.
-
-    A facade kept for callers of the old name: :func:`scratchnet.plot.plot_history` returns the Figure.
-    """
-    return None if _plot_figure(history, path) is None else Path(path)
 
 
 @dataclass
@@ -120,21 +111,6 @@ class TrainResult:
 
 
 # -- checking the arguments ------------------------------------------------------------------------
-
-def _positive_int(name: str, value, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_number(name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0 < value < math.inf:
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
-    return float(value)
-
 
 def _check_network(network, contract: tuple[str, ...]) -> None:
     for attr in contract:
@@ -179,11 +155,11 @@ def _length(epochs, iters, train_size: int, batch_size: int, book: bool) -> tupl
         raise ValueError(f"epochs, iters: give one of them, got epochs={epochs!r} and iters={iters!r}")
     per_epoch = max(train_size / batch_size, 1) if book else math.ceil(train_size / batch_size)
     if iters is not None:
-        return per_epoch, _positive_int("iters", iters)
+        return per_epoch, check_positive_int("iters", iters)
     epochs = 20 if epochs is None else epochs
     if book:
-        return per_epoch, max(int(_positive_number("epochs", epochs) * per_epoch), 1)
-    return per_epoch, _positive_int("epochs", epochs) * per_epoch
+        return per_epoch, max(int(check_positive("epochs", epochs) * per_epoch), 1)
+    return per_epoch, check_positive_int("epochs", epochs) * per_epoch
 
 
 def _gradient_source(grad, network, book: bool) -> tuple[GradFn, str]:
@@ -198,10 +174,7 @@ def _gradient_source(grad, network, book: bool) -> tuple[GradFn, str]:
             if not hasattr(network, attr):
                 raise TypeError(f"network: grad={grad!r} needs .{attr}, which {type(network).__name__} lacks")
     if grad == "check":
-        # float32 rounding swamps the differences a check looks for.
-        wrong = [f"{k} {p.dtype}" for k, p in network.params.items() if np.asarray(p).dtype != np.float64]
-        if wrong:
-            raise ValueError(f"network: a gradient check needs float64 parameters, got {', '.join(wrong)}")
+        check_float64_params("network", network.params)
     return GRADIENTS.get(grad, backprop_gradient), grad
 
 
@@ -239,7 +212,7 @@ def _config(tr) -> dict[str, Any]:
         "steps_per_epoch": tr.steps_per_epoch, "sampling": tr.sampling, "grad": tr.grad,
         "check_every": tr.check_every, "check_tol": tr.check_tol, "check_abs_tol": tr.check_abs_tol,
         "check_h": tr.check_h, "eval_subset": tr.eval_subset, "train_size": tr.train_size,
-        "test_size": len(tr.x_test), "seed": tr.seed, "optimizer": checkpoint.optimizer_config(tr.optimizer),
+        "test_size": len(tr.x_test), "seed": tr.seed, "optimizer": tr.optimizer.config(),
     }
     if tr.book_style:
         trainer["book_style"] = True
@@ -300,10 +273,11 @@ def _evaluate(tr, elapsed: float) -> dict[str, float]:
 def _write_logs(tr, wall: float, status: str, plot: bool = False) -> Path | None:
     if not tr.save:
         return None
-    curves = plot_history(tr.history, tr.run_dir / "curves.png") if plot else None
-    if plot and curves is None:
+    curves = tr.run_dir / "curves.png" if plot else None
+    if curves is not None and plot_history(tr.history, curves) is None:
         print(f"matplotlib is not installed, so no curves.png was drawn; {PLOT_HINT} to get it",
               file=sys.stderr)
+        curves = None
     write_logs(tr.run_dir, tr.losses, tr.evals, {
         "status": status, "step": tr.step, "wall_time_s": wall, "config": tr.config,
         "seed": tr.seed, "versions": tr._versions or library_versions(),
@@ -410,8 +384,8 @@ class Trainer(_book_loop.BookNames):
         self.train_size = len(self.x_train)
         self.optimizer = _make_optimizer(optimizer, _either("optimizer_params", optimizer_params,
                                                             "optimizer_param", optimizer_param))
-        self.batch_size = _positive_int("batch_size", _either("batch_size", batch_size, "mini_batch_size",
-                                                              mini_batch_size, 100))
+        self.batch_size = check_positive_int(
+            "batch_size", _either("batch_size", batch_size, "mini_batch_size", mini_batch_size, 100))
         if self.batch_size > self.train_size:
             raise ValueError(f"batch_size: expected at most the training set size {self.train_size}, "
                              f"got {self.batch_size}")
@@ -421,16 +395,16 @@ class Trainer(_book_loop.BookNames):
             raise ValueError(f"sampling: expected 'random' or 'shuffle', got {sampling!r}")
         self.sampling = sampling
         self._grad_fn, self.grad = _gradient_source(grad, network, book)
-        self.check_every = _positive_int("check_every", check_every)
+        self.check_every = check_positive_int("check_every", check_every)
         self.check_tol, self.check_abs_tol, self.check_h = (
-            _positive_number(name, fallback if value is None else value) for name, value, fallback in
+            check_positive(name, fallback if value is None else value) for name, value, fallback in
             (("check_tol", check_tol, 1e-6), ("check_abs_tol", check_abs_tol, 1e-8),
              ("check_h", check_h, 1e-6)))
-        self.eval_batch_size = _positive_int("eval_batch_size", eval_batch_size)
-        self.checkpoint_every = _positive_int("checkpoint_every", checkpoint_every, allow_none=True)
-        self.evaluate_sample_num_per_epoch = _positive_int(
+        self.eval_batch_size = check_positive_int("eval_batch_size", eval_batch_size)
+        self.checkpoint_every = check_positive_int("checkpoint_every", checkpoint_every, allow_none=True)
+        self.evaluate_sample_num_per_epoch = check_positive_int(
             "evaluate_sample_num_per_epoch", evaluate_sample_num_per_epoch, allow_none=True)
-        self.eval_subset = _positive_int("eval_subset", eval_subset, allow_none=True)
+        self.eval_subset = check_positive_int("eval_subset", eval_subset, allow_none=True)
         _check_subset(self.eval_subset, self.train_size, len(self.x_test))
         self.save = (not book or run_dir is not None) if save is None else bool(save)
         self.run_dir = Path(run_dir) if self.save and run_dir is not None else None

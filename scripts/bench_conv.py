@@ -148,7 +148,7 @@ class BookNet:
     def __init__(self, net) -> None:
         self.layers, self.params = [], []
         rng = np.random.default_rng(0)
-        for layer in net.layers[:-1]:
+        for layer in net.layer_list[:-1]:
             if isinstance(layer, Convolution):
                 book = BookConv(layer.W.astype(np.float64), layer.b.astype(np.float64), layer.stride,
                                 layer.pad)
@@ -252,7 +252,7 @@ class Torch:
 
         self.torch, like = torch, make_net(kind)
         mods = []
-        for layer in like.layers[:-1]:
+        for layer in like.layer_list[:-1]:
             if isinstance(layer, Convolution):
                 fn, c, fh, fw = layer.W.shape
                 m = nn.Conv2d(c, fn, (fh, fw), stride=layer.stride, padding=layer.pad)

@@ -143,7 +143,8 @@ def time_train_script(steps: int) -> list[str]:
     wall = float(reported["wall time"].split()[0])
     median = statistics.median(times)
     return [str(steps), f"{wall:.1f} s", f"{total:.1f} s", f"{wall / steps * 1e3:.1f} ms",
-            f"{median * 1e3:.2f} ms", f"{wall / steps * 10_000:.0f} s", reported["test accuracy"]]
+            f"{median * 1e3:.2f} ms", f"{wall / steps * 10_000:.0f} s", reported["train accuracy"],
+            reported["test accuracy"]]
 
 
 def net_size(net) -> int:
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_steps:
         row = time_train_script(args.train_steps)
         header = ["steps", "wall time (train.py)", "with loading", "per step", "median gradient",
-                  "10 000 steps", "test accuracy"]
+                  "10 000 steps", "train accuracy", "test accuracy"]
         widths = [max(len(header[i]), len(row[i])) for i in range(len(header))]
         print("python scripts/train.py defaults (chapter 4, --grad numerical), the first steps")
         print(machine)

@@ -31,6 +31,7 @@ import numpy as np
 from scratchnet.optimizers import OPTIMIZERS
 from scratchnet.plot import PLOT_HINT, text_plot
 from scratchnet.trainer import GradientCheckError, Trainer, TrainingDiverged, read_checkpoint_meta
+from scratchnet.util import blas_threads
 
 #: Training-set sizes, to refuse a too-large batch before loading anything.
 TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000}
@@ -50,34 +51,22 @@ RESUMABLE = {"epochs", "iters", "resume", "progress", "plot", "data_dir"}
 NOT_FROM_FILE = {"resume", "out", "data_dir"}
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _number_type(parse, ok, expected: str):
+    """An argparse type: ``parse(text)``, refused unless ``ok(value)``; the error says ``expected``."""
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+    return convert
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
+_positive_int = _number_type(int, lambda v: v >= 1, "a positive integer")
+_nonnegative_int = _number_type(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _number_type(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
 
 
 def _hidden(text: str) -> list[int]:
@@ -327,8 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         print(f"resuming {args.resume} at step {step} of {trainer.total_steps}", file=sys.stderr)
+    # Numerical gradients run BLAS at one thread (fastgrad's products are small); holding the whole
+    # run there spares a sleeping second BLAS thread's wake-up at every step (docs/numerical-gradient.md).
     try:
-        result = trainer.fit()
+        with blas_threads(1 if args.grad in ("numerical", "check") else None):
+            result = trainer.fit()
     except (TrainingDiverged, GradientCheckError) as e:
         print(f"train.py: {e}", file=sys.stderr)
         print(f"logs and the last good checkpoint are in {trainer.run_dir}", file=sys.stderr)

@@ -2,6 +2,11 @@
 
 import os
 
+# The book-style chapter scripts are run by test_book_scripts.py as `python <script>` in a folder of
+# their own; pytest would otherwise import ch06_batch_norm_test.py (it matches *_test.py) while
+# collecting, running the whole script in the current folder and leaving its figure there.
+collect_ignore = ["book_scripts"]
+
 try:
     from hypothesis import HealthCheck, settings
 except ImportError:  # hypothesis comes with the test extra; without it only the property tests skip

@@ -365,14 +365,14 @@ def test_a_rebound_parameter_turns_the_packed_path_off_and_is_updated_itself():
 def test_assigning_affine_w_and_b_writes_into_the_networks_buffer():
     net = TwoLayerNet(12, 6, 4, seed=0)
     W = np.full((12, 6), 0.5)
-    net.layers[0].W = W
-    net.layers[2].b = [1.0, 2.0, 3.0, 4.0]
-    assert net.layers[0].params["W"] is net.params["W1"]
+    net.layers["Affine1"].W = W
+    net.layers["Affine2"].b = [1.0, 2.0, 3.0, 4.0]
+    assert net.layers["Affine1"].params["W"] is net.params["W1"]
     np.testing.assert_array_equal(net.params["W1"], W)
     np.testing.assert_array_equal(net.params.flat[:72], W.ravel())
     np.testing.assert_array_equal(net.params["b2"], [1.0, 2.0, 3.0, 4.0])
     with pytest.raises(ValueError, match=r"W: expected shape \(12, 6\), got \(6, 12\)"):
-        net.layers[0].W = W.T
+        net.layers["Affine1"].W = W.T
 
 
 def test_packed_layout_names_shapes_and_offsets():

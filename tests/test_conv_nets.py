@@ -48,20 +48,20 @@ def test_simple_convnet_has_the_books_parameters():
     shapes = {k: v.shape for k, v in net.params.items()}
     assert shapes == {"W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,),
                       "W3": (100, 10), "b3": (10,)}
-    assert [type(layer).__name__ for layer in net.layers] == [
+    assert [type(layer).__name__ for layer in net.layer_list] == [
         "Convolution", "Relu", "Pooling", "Affine", "Relu", "Affine", "SoftmaxWithLoss"]
     assert 0.009 < net.params["W2"].std() < 0.011 and not net.params["b1"].any()
 
 
 def test_deep_convnet_has_the_books_architecture_and_he_initialisation():
     net = DeepConvNet(seed=0)
-    convs = [layer for layer in net.layers if isinstance(layer, Convolution)]
+    convs = [layer for layer in net.layer_list if isinstance(layer, Convolution)]
     assert [c.W.shape[0] for c in convs] == [16, 16, 32, 32, 64, 64]
     assert [c.pad for c in convs] == [1, 1, 1, 2, 1, 1] and all(c.W.shape[2:] == (3, 3) for c in convs)
-    kinds = [type(layer).__name__ for layer in net.layers]
+    kinds = [type(layer).__name__ for layer in net.layer_list]
     assert kinds.count("Pooling") == 3
     assert kinds[-6:] == ["Affine", "Relu", "Dropout", "Affine", "Dropout", "SoftmaxWithLoss"]
-    assert all(not d.inverted and d.dropout_ratio == 0.5 for d in net.layers if isinstance(d, Dropout))
+    assert all(not d.inverted and d.dropout_ratio == 0.5 for d in net.layer_list if isinstance(d, Dropout))
     assert list(net.params) == [f"{k}{i}" for i in range(1, 9) for k in "Wb"]
     assert net.params["W7"].shape == (64 * 4 * 4, 50) and net.params["W8"].shape == (50, 10)
     for name, fan_in in (("W6", 64 * 9), ("W7", 1024)):
@@ -198,4 +198,4 @@ def test_train_script_network_flag(train, tmp_path, capsys):
 
 
 def test_pooling_and_convolution_are_exported():
-    assert Pooling(2, 2).stride == 2
+    assert Pooling(2, 2).stride == 1  # the book's default (its networks pass stride=2)

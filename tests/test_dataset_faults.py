@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from dataset_support import MirrorServer, isolate_loader_env, make_small_set
 
-import dataset.store
 from dataset import DatasetUnavailableError, download, load_mnist
 from dataset.store import CacheWriteError, array_path
 
@@ -58,7 +57,7 @@ def _full_disk_for(monkeypatch, prefix: str) -> None:
             os.close(full)
         return fd, path
 
-    monkeypatch.setattr(dataset.store.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
 
 
 def _read_only(monkeypatch, folder: Path) -> None:
@@ -81,7 +80,7 @@ def _read_only(monkeypatch, folder: Path) -> None:
             raise OSError(errno.EROFS, "Read-only file system", str(self))
         return real_unlink(self, missing_ok=missing_ok)
 
-    monkeypatch.setattr(dataset.store.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     monkeypatch.setattr(Path, "unlink", unlink)
 
 

@@ -179,6 +179,7 @@ def test_series_length_grows_with_the_step_and_gives_up_when_long():
 def test_series_and_expm1_forms_agree_to_rounding(monkeypatch):
     import scratchnet.fastgrad as fastgrad
 
+    monkeypatch.setattr(fastgrad, "_step_terms", lambda *args: None)  # the per-input routes
     spec = make_spec([30, 12, 5], ["sigmoid"], scale=0.5)
     x, t = make_batch(20, 30, 5)
     calls = []
@@ -275,3 +276,113 @@ def test_cached_input_structure_gives_the_same_arrays_and_the_same_gradient():
     plain = mlp_numerical_gradient(spec, x, t)
     assert max_diff(plain, mlp_numerical_gradient(spec, x, t, cache_inputs=True)) == 0.0
     assert max_diff(plain, mlp_numerical_gradient(spec, x, t, cache_inputs=True)) == 0.0
+
+
+# --- the step series: each sample's loss change as a power series in the step --------------------
+
+
+def _per_input_routes(monkeypatch):
+    import scratchnet.fastgrad as fastgrad
+
+    monkeypatch.setattr(fastgrad, "_step_terms", lambda *args: None)
+
+
+def _series_layers(monkeypatch):
+    """Record the layers the step series took (a spy on _series_layer_delta)."""
+    import scratchnet.fastgrad as fastgrad
+
+    taken, real = [], fastgrad._series_layer_delta
+
+    def spy(spec, W64, fw, layer, *args):
+        found = real(spec, W64, fw, layer, *args)
+        if found is not None:
+            taken.append(layer)
+        return found
+
+    monkeypatch.setattr(fastgrad, "_series_layer_delta", spy)
+    return taken
+
+
+def test_step_series_length_grows_with_the_reach_and_gives_up_when_long():
+    from scratchnet.fastgrad import _step_terms
+
+    for loss in ("fused", "textbook"):
+        lengths = [_step_terms(loss, r, 0.5) for r in (1e-8, 1e-6, 1e-4, 1e-2)]
+        assert lengths == sorted(lengths) and lengths[0] >= 1
+        assert _step_terms(loss, 1e-4, 3.0) >= _step_terms(loss, 1e-4, 0.5)  # a wider gain: a smaller disk
+        assert _step_terms(loss, 0.5, 1.0) is None  # past the disk the bound holds on: per-input routes
+    assert _step_terms("fused", 1e-4, 0.0) == 1  # nothing moves the loss
+    assert _step_terms("fused", 1e-4, np.inf) is None and _step_terms("fused", np.inf, 1.0) is None
+
+
+@pytest.mark.parametrize("loss", ["fused", "textbook"])
+@pytest.mark.parametrize(
+    "sizes, activations",
+    [
+        ([6, 4], []),
+        ([30, 12, 5], ["sigmoid"]),
+        ([30, 12, 5], ["relu"]),
+        ([20, 8, 6, 4], ["relu", "identity"]),
+    ],
+)
+def test_step_series_agrees_with_the_per_input_routes_to_rounding(monkeypatch, sizes, activations, loss):
+    spec = make_spec(sizes, activations, loss, scale=0.5)
+    x, t = make_batch(20, sizes[0], sizes[-1], zeros=0.6)
+    x = np.abs(x) / np.abs(x).max()  # inputs in [0, 1], as MNIST's
+    taken = _series_layers(monkeypatch)
+    series = mlp_numerical_gradient(spec, x, t)
+    assert taken == list(range(len(sizes) - 1))  # every layer by the series
+    _per_input_routes(monkeypatch)
+    per_input = mlp_numerical_gradient(spec, x, t)
+    assert max_diff(series, per_input) <= 1e-13
+    assert max_diff(series, naive_gradient(spec, x, t)) <= 1e-8
+
+
+@pytest.mark.parametrize("loss", ["fused", "textbook"])
+def test_step_series_is_the_finite_difference_not_the_derivative(monkeypatch, loss):
+    # h = 0.01 on inputs in [0, 1]: the series (up to e**16) still converges, and the central
+    # difference is 1e-6 away from the derivative. The series must follow the loop, not backprop.
+    spec = make_spec([10, 6, 4], ["sigmoid"], loss, scale=0.3)
+    x, t = make_batch(12, 10, 4, zeros=0.3)
+    x = np.abs(x) / np.abs(x).max()
+    h = 0.01
+    taken = _series_layers(monkeypatch)
+    fast = mlp_numerical_gradient(spec, x, t, h=h)
+    assert taken == [0, 1]
+    loop = naive_gradient(spec, x, t, h=h)
+    tiny = naive_gradient(spec, x, t, h=1e-5)  # close to the derivative
+    assert max_diff(fast, loop) <= 1e-11
+    assert max_diff(fast, tiny) >= 1e-6
+
+
+def test_step_series_leaves_samples_near_a_relu_kink_to_the_exact_route(monkeypatch):
+    import scratchnet.fastgrad as fastgrad
+
+    spec = make_spec([6, 5, 4, 3], ["relu", "relu"])
+    x, t = make_batch(5, 6, 3, zeros=0.0)
+    a1 = x @ spec.weights[0] + spec.biases[0]
+    spec.biases[0][1] -= a1[2, 1] - 0.5e-4  # a first-layer unit of sample 2 within h|x| of the kink
+    exact, real = [], fastgrad._hidden_layer_delta
+    monkeypatch.setattr(fastgrad, "_hidden_layer_delta",
+                        lambda *a, **k: exact.append((a[3], k["samples"].tolist())) or real(*a, **k))
+    fast = mlp_numerical_gradient(spec, x, t)
+    assert (0, [2]) in exact
+    assert max_diff(fast, naive_gradient(spec, x, t)) <= 1e-8
+
+
+def test_blas_threads_reuses_one_controller_and_puts_the_count_back():
+    # the fast path enters blas_threads(1) at every call: it must not rescan the loaded libraries
+    from threadpoolctl import threadpool_info
+
+    from scratchnet import util
+
+    def counts():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = counts()
+    with util.blas_threads(1):
+        assert set(counts()) <= {1}
+        first = util._CONTROLLER[0]
+    with util.blas_threads(1):
+        assert util._CONTROLLER[0] is first
+    assert counts() == before

@@ -51,7 +51,7 @@ def softmax_layer(rng, dtype):
 
 
 def dropout_inverted(rng, dtype):
-    return Dropout(0.4, seed=3), rng.standard_normal((6, 5)).astype(dtype), None, {}
+    return Dropout(0.4, inverted=True, seed=3), rng.standard_normal((6, 5)).astype(dtype), None, {}
 
 
 def dropout_textbook(rng, dtype):
@@ -281,7 +281,7 @@ def test_softmax_with_loss_bad_teacher_and_form():
 
 # ----------------------------------------------------------------------------------------- Dropout
 def test_inverted_dropout_scales_kept_units_and_is_the_identity_at_inference():
-    layer = Dropout(0.25, seed=0)
+    layer = Dropout(0.25, inverted=True, seed=0)
     x = np.random.default_rng(1).uniform(1, 2, (200, 50))
     out = layer.forward(x)
     kept = out != 0
@@ -372,7 +372,7 @@ def test_reprs_name_the_layer_and_its_sizes():
     assert repr(Affine(np.ones((784, 50)), np.zeros(50))) == "Affine(784 -> 50)"
     assert repr(Relu()) == "Relu()"
     assert repr(SoftmaxWithLoss("textbook")) == "SoftmaxWithLoss(form='textbook')"
-    assert repr(Dropout(0.3)) == "Dropout(dropout_ratio=0.3, inverted=True)"
+    assert repr(Dropout(0.3)) == "Dropout(dropout_ratio=0.3, inverted=False)"
     bn = BatchNormalization(np.ones(50), np.zeros(50))
     assert repr(bn) == "BatchNormalization(50, momentum=0.9, eps=1e-06)"
 
@@ -381,7 +381,7 @@ def test_batchnorm_gamma_and_beta_are_assignable_in_place():
     from scratchnet import MultiLayerNet
 
     net = MultiLayerNet(6, [4], 3, use_batchnorm=True, seed=0)
-    bn = net.layers[1]
+    bn = net.layers["BatchNorm1"]
     bn.gamma = [2.0, 2.0, 2.0, 2.0]
     bn.beta = np.arange(4.0)
     np.testing.assert_array_equal(net.params["gamma1"], 2.0)

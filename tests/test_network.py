@@ -51,21 +51,21 @@ def test_two_layer_net_uses_the_books_names_and_shapes():
     assert [p.shape for p in net.params.values()] == [(784, 50), (50,), (50, 10), (10,)]
     assert 0.008 < net.params["W1"].std() < 0.012  # weight_init_std=0.01
     assert not net.params["b1"].any()
-    assert net.last_layer is net.loss_layer is net.layers[-1]
+    assert net.last_layer is net.loss_layer is net.layer_list[-1]
     assert isinstance(net.last_layer, SoftmaxWithLoss)
 
 
 def test_multi_layer_net_names_batchnorm_parameters_per_hidden_layer():
     net = MultiLayerNet(10, [8, 6], 3, use_batchnorm=True, use_dropout=True, seed=0)
     assert list(net.params) == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"]
-    kinds = [type(layer).__name__ for layer in net.layers]
+    kinds = [type(layer).__name__ for layer in net.layer_list]
     assert kinds == ["Affine", "BatchNormalization", "Relu", "Dropout"] * 2 + ["Affine", "SoftmaxWithLoss"]
 
 
 @pytest.mark.parametrize("name", NET_NAMES)
 def test_params_are_the_layers_arrays_so_in_place_updates_change_the_network(name):
     net = small_nets()[name]
-    layer_arrays = [p for layer in net.layers for p in layer.params.values()]
+    layer_arrays = [p for layer in net.layer_list for p in layer.params.values()]
     assert len(layer_arrays) == len(net.params)
     assert all(any(p is q for q in layer_arrays) for p in net.params.values())
     x, _ = batch()
@@ -142,7 +142,7 @@ def test_constructor_arguments_are_checked():
         TwoLayerNet(784, 50, 10, seed=-1)
     with pytest.raises(ValueError, match=r"hidden_size_list\[1\]: expected a positive integer"):
         MultiLayerNet(784, [50, -3], 10)
-    with pytest.raises(ValueError, match="weight_decay_lambda: expected a number >= 0"):
+    with pytest.raises(ValueError, match="weight_decay_lambda: expected a finite number >= 0"):
         MultiLayerNet(784, [50], 10, weight_decay_lambda=-1)
 
 
@@ -194,7 +194,7 @@ def test_numerical_gradient_leaves_batchnorm_statistics_and_dropout_stream_alone
     after = net.state_dict()
     for key in before:
         np.testing.assert_array_equal(after[key], before[key])
-    dropout = next(layer for layer in net.layers if isinstance(layer, Dropout))
+    dropout = next(layer for layer in net.layers.values() if isinstance(layer, Dropout))
     mask = dropout.mask.copy()
     net.loss_and_gradient(x, t)  # outside the check, masks are drawn afresh again
     assert not np.array_equal(dropout.mask, mask)
@@ -204,11 +204,11 @@ def test_the_first_affine_skips_the_input_gradient_but_its_weights_are_right():
     net = TwoLayerNet(12, 6, 4, seed=0)
     x, t = batch()
     _, grads = net.loss_and_gradient(x, t)
-    first = net.layers[0]
+    first = net.layers["Affine1"]
     # Recompute dW1 from a full backward of the same layer.
     relay = Affine(first.W.copy(), first.b.copy())
     relay.forward(x)
-    dout = net.layers[1].backward(net.layers[2].backward(net.last_layer.backward()))
+    dout = net.layers["Sigmoid1"].backward(net.layers["Affine2"].backward(net.last_layer.backward()))
     relay.backward(dout)
     np.testing.assert_allclose(grads["W1"], relay.dW, rtol=1e-14)
 
@@ -223,8 +223,8 @@ def test_float32_networks_stay_float32_end_to_end(name):
     assert net.predict(x).dtype == np.float32
     _, grads = net.loss_and_gradient(x, t)
     assert all(g.dtype == np.float32 for g in grads.values())
-    assert net.layers[0].x.dtype == np.float32
-    for layer in net.layers:
+    assert net.layer_list[0].x.dtype == np.float32
+    for layer in net.layer_list:
         assert all(b.dtype == np.float32 for b in layer.buffers.values())
     assert all(g.dtype == np.float32 for g in net.numerical_gradient(x[:2], t[:2]).values())
 
@@ -251,7 +251,7 @@ def test_state_dict_holds_copies_and_load_state_dict_copies_into_the_same_arrays
     w1 = net.params["W1"]
     net.load_state_dict(state)
     assert net.params["W1"] is w1 and (w1 == 7.0).all()
-    assert net.layers[0].params["W"] is w1
+    assert net.layers["Affine1"].params["W"] is w1
 
 
 def test_load_state_dict_is_strict_and_changes_nothing_on_refusal():
@@ -302,11 +302,12 @@ def test_load_refuses_a_file_of_another_network_and_says_which_names_and_shapes(
 def test_load_refuses_pickled_objects_and_plain_npy_files(tmp_path):
     pickled = tmp_path / "pickled.npz"
     np.savez(pickled, W1=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(ValueError, match="allow_pickle"):
+    with pytest.raises(ValueError, match="pickled.npz: not a valid scratchnet weights file") as e:
         TwoLayerNet(3, 2, 2).load(pickled)
+    assert "allow_pickle" not in str(e.value)  # issue #15: never suggest loading it unsafely
     single = tmp_path / "single.npy"
     np.save(single, np.zeros(3))
-    with pytest.raises(ValueError, match="expected an .npz archive"):
+    with pytest.raises(ValueError, match=r"single.npy: not a valid scratchnet weights file \(a single .npy"):
         TwoLayerNet(3, 2, 2).load(single)
 
 

@@ -5,12 +5,12 @@ import pytest
 
 from scratchnet.gradient import _fast_head_start
 from scratchnet.layers import Affine, BatchNormalization, Relu, Sigmoid, SoftmaxWithLoss
-from scratchnet.network import MultiLayerNet, Sequential, TwoLayerNet
+from scratchnet.network import MultiLayerNet, Sequential, TwoLayerNet, network_spec
 
 
 def fast_start(net):
     """Index of the first layer the fast path takes (0: the whole network), or None."""
-    return _fast_head_start(net._numerical_spec())
+    return _fast_head_start(network_spec(net))
 
 
 def batch(n, d, c, seed=0, zeros=0.5):
@@ -108,7 +108,7 @@ def test_general_path_equals_the_naive_loop_bit_for_bit(make):
 
 def test_networks_the_fast_path_cannot_take_fall_back():
     net = bn_dropout_net()
-    assert fast_start(net) == len(net.layers) - 2  # only the last Affine
+    assert fast_start(net) == len(net.layer_list) - 2  # only the last Affine
     x, t = batch(6, 12, 4)
     net.loss(x, t, train=True)
     auto = net.numerical_gradient(x, t)

@@ -167,8 +167,7 @@ def test_layers_forward_and_backward_give_documented_shapes_or_refuse(kind, data
     if out is None:
         return
     shape = np.shape(x)
-    scalar_bug = kind == "Dropout" and shape == ()  # the xfail test below
-    assert isinstance(out, np.ndarray) or scalar_bug
+    assert isinstance(out, np.ndarray)
     if kind == "Affine":
         assert out.shape == (shape[0], m) and out.dtype == dtype
     elif kind == "BatchNormalization":
@@ -176,36 +175,27 @@ def test_layers_forward_and_backward_give_documented_shapes_or_refuse(kind, data
     else:
         assert out.shape == shape and out.dtype == float_dtype_of(x)
     dout = data.draw(st.one_of(fitting(out.shape), anything()), label="dout")
-    if kind == "Dropout" and not train:
-        dout = data.draw(fitting(out.shape))  # a wrong shape is accepted here: the xfail test below
     dx = call(layer.backward, dout)
     if dx is not None:
-        assert (isinstance(dx, np.ndarray) or scalar_bug) and dx.shape == shape
+        assert isinstance(dx, np.ndarray) and dx.shape == shape
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bug in scratchnet/layers.py (core): Dropout.forward/backward of a 0-d array in training return "
-    "a NumPy scalar (x * mask), not the documented ndarray of x's shape"))
-def test_dropout_of_a_0d_array_returns_an_array():
-    layer = Dropout(0.5, seed=0)
-    assert isinstance(layer.forward(np.array(1.0)), np.ndarray)
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("inverted", [True, False])
+def test_dropout_of_a_0d_array_returns_an_array(train, inverted):
+    # Was a bug (x * mask of 0-d arrays is a NumPy scalar); fixed in issue #15.
+    layer = Dropout(0.5, inverted=inverted, seed=0)
+    assert isinstance(layer.forward(np.array(1.0), train=train), np.ndarray)
     assert isinstance(layer.backward(np.array(1.0)), np.ndarray)
 
 
-DROPOUT_BUG = (
-    "bug in scratchnet/layers.py (core): Dropout.backward after an inference forward (train=False) "
-    "returns dout whatever its shape, instead of refusing a dout unlike forward's output"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=DROPOUT_BUG)
+# Was a bug (dout of any shape accepted after an inference forward); fixed in issue #15.
 @pytest.mark.parametrize("inverted", [True, False])
 def test_dropout_backward_after_inference_refuses_a_dout_of_another_shape(inverted):
     layer = Dropout(0.5, inverted=inverted, seed=0)
     layer.forward(np.ones((2, 3)), train=False)
     with pytest.raises(ValueError, match="dout: expected shape"):
         layer.backward(np.ones(5))
-        raise AssertionError("a dout of shape (5,) was accepted for an output of shape (2, 3)")
 
 
 @given(data=st.data(), n=st.integers(0, 3), c=st.integers(0, 3), form=st.sampled_from(SoftmaxWithLoss.FORMS))

@@ -383,7 +383,7 @@ def test_resume_restores_dropout_masks_and_batchnorm_statistics(blobs, tmp_path)
         straight = trainer(blobs, straight_net, epochs=2, save=False, **opts).fit()
         trainer(blobs, net(), epochs=1, run_dir=tmp_path, **opts).fit()
         resumed_net = net()
-        resumed_net.layers[3].rng.random(10)  # a different dropout stream: the checkpoint must reset it
+        resumed_net.layers["Dropout1"].rng.random(10)  # another dropout stream: the checkpoint must reset it
         tr = trainer(blobs, resumed_net, epochs=2, **opts)
         tr.load_checkpoint(tmp_path)
         resumed = tr.fit()
@@ -392,6 +392,27 @@ def test_resume_restores_dropout_masks_and_batchnorm_statistics(blobs, tmp_path)
     assert set(a) > set(straight_net.params)  # batch-norm running statistics are in the state too
     for k in a:
         assert np.array_equal(a[k], b[k]), k
+
+
+def test_resume_restores_dropout_masks_drawn_from_np_random(blobs, tmp_path):
+    """A network built with no seed draws its masks from np.random: the checkpoint keeps that state too."""
+    def net():
+        np.random.seed(3)
+        return MultiLayerNet(8, [12], 3, use_dropout=True, dropout_ratio=0.3)
+
+    opts = dict(optimizer="sgd", optimizer_params={"lr": 0.1}, seed=8)
+    with threadpool_limits(1):
+        straight_net = net()
+        straight = trainer(blobs, straight_net, epochs=2, save=False, **opts).fit()
+        trainer(blobs, net(), epochs=1, run_dir=tmp_path, **opts).fit()
+        resumed_net = net()
+        np.random.seed(99)  # another global stream: the checkpoint must put back the saved one
+        tr = trainer(blobs, resumed_net, epochs=2, **opts)
+        tr.load_checkpoint(tmp_path)
+        resumed = tr.fit()
+    assert without_time(resumed.history) == without_time(straight.history)
+    for k, v in straight_net.params.items():
+        assert np.array_equal(v, resumed_net.params[k]), k
 
 
 @pytest.fixture(scope="module")

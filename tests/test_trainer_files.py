@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from scratchnet import _io
+from scratchnet import util
 from scratchnet.checkpoint import read_checkpoint_meta
 from scratchnet.network import MultiLayerNet, TwoLayerNet
 from scratchnet.trainer import Trainer, TrainingDiverged
@@ -94,6 +94,10 @@ def test_a_corrupt_checkpoint_is_a_value_error_naming_the_file(run, damage):
         (lambda m, a: m.update(evals=[{"step": 1}]), r"evals: expected a list of evaluations"),
         (lambda m, a: a.update({"history.loss": np.zeros(3)}), r"history.loss: expected 10 float losses"),
         (lambda m, a: m.update(config=[]), r"config: expected a mapping"),
+        (lambda m, a: a.update({"params.W1": np.full_like(a["params.W1"], np.nan)}),
+         r"expected finite values, got NaN or inf in \['params.W1'\]"),
+        (lambda m, a: a.update({"optimizer.lr": np.array(np.inf)}),
+         r"expected finite values, got NaN or inf in \['optimizer.lr'\]"),
     ],
 )
 def test_every_checkpoint_field_is_checked(run, change, match):
@@ -150,10 +154,10 @@ def test_orphan_temporary_files_are_cleaned_when_old(tmp_path):
     other = tmp_path / ".notes.tmp"
     for p in (old, young, other):
         p.write_bytes(b"half")
-    past = time.time() - 2 * _io.ORPHAN_AGE_S
+    past = time.time() - 2 * util.ORPHAN_AGE_S
     os.utime(old, (past, past))
     os.utime(other, (past, past))
-    _io.atomic_write(tmp_path / "checkpoint.npz", lambda f: f.write(b"whole"), binary=True)
+    util.atomic_write(tmp_path / "checkpoint.npz", lambda f: f.write(b"whole"), binary=True)
     assert (tmp_path / "checkpoint.npz").read_bytes() == b"whole"
     assert not old.exists() and young.exists() and other.exists()
 

@@ -17,12 +17,13 @@ import sys
 
 import numpy as np
 
-from scratchnet_book.experiment import TOLERANCES, Context, Report, make_main, make_run, seed_tasks
+from scratchnet_book.experiment import Context, Report, make_main, make_run, seed_tasks
 from scratchnet_book.training import (
     COMPARE_ITERS,
     COMPARE_QUICK_ITERS,
+    check_loss_factors,
     loss_figure,
-    mean_last,
+    loss_means,
     train_variants,
     write_losses,
 )
@@ -47,20 +48,13 @@ def task(ctx: Context, seed: int) -> dict[str, list[float]]:
 
 def summarize(ctx: Context, results: dict[int, dict[str, list[float]]]) -> Report:
     report = Report(NAME)
-    losses = {name: {seed: results[seed][name] for seed in ctx.seeds} for name in OPTIMIZERS}
-    means = {name: [mean_last(losses[name][s]) for s in ctx.seeds] for name in OPTIMIZERS}
-    report.numbers["mean of the last 100 losses by seed"] = {
-        name: [round(m, 4) for m in values] for name, values in means.items()}
+    losses, means = loss_means(ctx, report, results, OPTIMIZERS)
     others = [name for name in OPTIMIZERS if name != "SGD"]
     ratio = [means["SGD"][i] / max(means[n][i] for n in others) for i in range(len(ctx.seeds))]
     report.check_seeds("SGD / next worst (SGD clearly worst)", "3.4 (0.200 / 0.058)", ratio, CLEARLY_WORST,
                        np.inf, f">= {CLEARLY_WORST} every seed")
     if not ctx.quick:
-        k = TOLERANCES["loss_factor"]
-        for name in others:
-            book = OPTIMIZERS[name][1]
-            report.check_seeds(f"{name} mean of last 100 losses", book, means[name], book / k, book * k,
-                               f"x{k:g} every seed")
+        check_loss_factors(report, means, {name: OPTIMIZERS[name][1] for name in others})
     report.add_file(write_losses(ctx.out / "losses.csv", losses))
     report.add_file(loss_figure(ctx, "optimizer_mnist.png", losses,
                                 "optimisers on MNIST, 784-[100x4]-10 ReLU", 1.0))

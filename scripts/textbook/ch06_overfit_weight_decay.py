@@ -18,7 +18,7 @@ import numpy as np
 
 from scratchnet import MultiLayerNet
 from scratchnet_book.experiment import Context, Report, make_main, make_run, seed_tasks
-from scratchnet_book.training import OVERFIT_BATCH_SIZE, accuracy_figure, small_data, train
+from scratchnet_book.training import OVERFIT_BATCH_SIZE, accuracy_figure, check_gap_shrinks, small_data, train
 
 NAME = "ch06_overfit_weight_decay"
 EPOCHS, QUICK_EPOCHS = 201, 100
@@ -44,11 +44,7 @@ def summarize(ctx: Context, results: dict[int, dict[float, dict]]) -> Report:
     report = Report(NAME)
     final = {lam: [results[seed][lam]["accs"] for seed in ctx.seeds] for lam in LAMBDAS}
     report.numbers["(train_acc, test_acc) by lambda, per seed"] = {str(k): v for k, v in final.items()}
-    gaps = {lam: [tr - te for tr, te in final[lam]] for lam in LAMBDAS}
-    shrinks = [g_decay < g_plain for g_plain, g_decay in zip(gaps[0.0], gaps[0.1])]
-    report.check("train-test gap smaller with weight decay", "smaller (figures 6-20, 6-21)",
-                 " / ".join(f"{a:.3f} -> {b:.3f}" for a, b in zip(gaps[0.0], gaps[0.1])), all(shrinks),
-                 "every seed")
+    check_gap_shrinks(report, "weight decay", "smaller (figures 6-20, 6-21)", final[0.0], final[0.1])
     if not ctx.quick:
         plain_train = [tr for tr, _ in final[0.0]]
         decay_train = [tr for tr, _ in final[0.1]]

@@ -15,12 +15,13 @@ import sys
 
 import numpy as np
 
-from scratchnet_book.experiment import TOLERANCES, Context, Report, make_main, make_run, seed_tasks
+from scratchnet_book.experiment import Context, Report, make_main, make_run, seed_tasks
 from scratchnet_book.training import (
     COMPARE_ITERS,
     COMPARE_QUICK_ITERS,
+    check_loss_factors,
     loss_figure,
-    mean_last,
+    loss_means,
     train_variants,
     write_losses,
 )
@@ -41,10 +42,7 @@ def task(ctx: Context, seed: int) -> dict[str, list[float]]:
 
 def summarize(ctx: Context, results: dict[int, dict[str, list[float]]]) -> Report:
     report = Report(NAME)
-    losses = {label: {seed: results[seed][label] for seed in ctx.seeds} for label in INITS}
-    means = {label: [mean_last(losses[label][s]) for s in ctx.seeds] for label in INITS}
-    report.numbers["mean of the last 100 losses by seed"] = {
-        k: [round(m, 4) for m in v] for k, v in means.items()}
+    losses, means = loss_means(ctx, report, results, INITS)
 
     report.check_seeds("std=0.01 mean of last 100 losses (learns nothing)", 2.30, means["std=0.01"],
                        2.30 - STUCK_TOL, 2.30 + STUCK_TOL, f"±{STUCK_TOL} every seed")
@@ -52,11 +50,7 @@ def summarize(ctx: Context, results: dict[int, dict[str, list[float]]]) -> Repor
     report.check("He below Xavier (mean over seeds)", "0.20 < 0.30", f"{he:.4f} < {xavier:.4f}", he < xavier,
                  "order")
     if not ctx.quick:
-        k = TOLERANCES["loss_factor"]
-        for label in ("Xavier", "He"):
-            book = INITS[label][1]
-            report.check_seeds(f"{label} mean of last 100 losses", book, means[label], book / k, book * k,
-                               f"x{k:g} every seed")
+        check_loss_factors(report, means, {label: INITS[label][1] for label in ("Xavier", "He")})
     report.add_file(write_losses(ctx.out / "losses.csv", losses))
     report.add_file(loss_figure(ctx, "weight_init.png", losses,
                                 "weight initialisation, 784-[100x4]-10 ReLU, SGD lr 0.01", 2.5))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.trainer import PLOT_HINT
+from scratchnet.plot import PLOT_HINT, plot_history
 from scratchnet.util import blas_threads, format_table
 from scratchnet_book.outputs import figure, has_matplotlib, write_json
 
@@ -155,9 +155,8 @@ class Context:
 
     def curves(self, name: str, history: dict) -> Path | None:
         """The Trainer's loss and accuracy curves of ``history`` as the PNG ``name`` in ``out``."""
-        from scratchnet.trainer import plot_history
-
-        return plot_history(history, self.out / name) if self.figures else None
+        path = self.out / name
+        return path if self.figures and plot_history(history, path) is not None else None
 
 
 # ------------------------------------------------------------------------------ output

@@ -1,6 +1,7 @@
 """What the experiments write: CSV, JSON and text files, and PNG figures, each written atomically.
 
-Every file goes through :func:`save`, the one place that knows how a file reaches the disk.
+Every file reaches the disk through :func:`scratchnet.util.atomic_write` (by :func:`save`, or
+:func:`scratchnet.plot.save_png` for a figure).
 """
 
 from __future__ import annotations
@@ -8,26 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def _atomic_write(path: Path, write: Callable[[Any], None], *, binary: bool) -> None:
-    """``write(f)`` into a temporary file beside ``path``, then rename it to ``path`` (no fsync)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        text = {} if binary else {"newline": "", "encoding": "utf-8"}
-        with os.fdopen(fd, "wb" if binary else "w", **text) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from scratchnet.plot import new_figure, save_png
+from scratchnet.util import atomic_write
 
 
 def save(path: Path, write: Callable[[Any], None], *, binary: bool = False) -> Path:
@@ -37,7 +26,7 @@ def save(path: Path, write: Callable[[Any], None], *, binary: bool = False) -> P
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, write, binary=binary)
+    atomic_write(path, write, binary=binary)
     return path
 
 
@@ -70,19 +59,14 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 
 
 def figure(path: Path, draw: Callable[[Any], None], figsize=(8, 5)) -> Path | None:
-    """Draw with ``draw(fig)`` on a matplotlib Agg figure and save it as PNG; None without matplotlib.
-
-    Uses the Figure/Agg canvas directly: no pyplot, no window, no global backend change.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
+    """Draw with ``draw(fig)`` on :func:`scratchnet.plot.new_figure` and save it as PNG (its folder made
+    first), atomically; return ``path``, or None without matplotlib."""
+    fig = new_figure(figsize)
+    if fig is None:
         return None
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
     draw(fig)
-    return save(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return save_png(fig, path)
 
 
 def has_matplotlib() -> bool:

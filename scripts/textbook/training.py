@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchnet_book.experiment import Context
+from scratchnet.plot import moving_mean
+from scratchnet_book.experiment import TOLERANCES, Context, Report
 from scratchnet_book.outputs import write_csv
 
 #: Quick mode measures accuracies on this many random train and test images, not on all.
@@ -93,6 +94,24 @@ def train_variants(ctx: Context, variants: dict[str, dict], iters: int, seed: in
     return losses
 
 
+def loss_means(ctx: Context, report: Report, results: dict[int, dict[str, list[float]]], labels):
+    """``(losses[label][seed], means[label])``: each variant's losses and, per seed, the mean of its last
+    100 (recorded in ``report.numbers``)."""
+    losses = {label: {seed: results[seed][label] for seed in ctx.seeds} for label in labels}
+    means = {label: [mean_last(losses[label][s]) for s in ctx.seeds] for label in labels}
+    report.numbers["mean of the last 100 losses by seed"] = {
+        label: [round(m, 4) for m in values] for label, values in means.items()}
+    return losses, means
+
+
+def check_loss_factors(report: Report, means: dict[str, list[float]], books: dict[str, float]) -> None:
+    """Check every seed's mean of the last 100 losses within a factor (TOLERANCES) of the book's."""
+    k = TOLERANCES["loss_factor"]
+    for label, book in books.items():
+        report.check_seeds(f"{label} mean of last 100 losses", book, means[label], book / k, book * k,
+                           f"x{k:g} every seed")
+
+
 def write_losses(path: Path, losses: dict[str, dict[int, list[float]]]) -> Path:
     """The losses of every step, ``losses[label][seed]``, as a CSV: seed, step, one column per label."""
     labels = list(losses)
@@ -111,8 +130,7 @@ def loss_figure(ctx: Context, name: str, losses: dict[str, dict[int, list[float]
         for label, by_seed in losses.items():
             loss = np.asarray(by_seed[seed])
             window = min(50, len(loss))
-            ax.plot(np.arange(window, len(loss) + 1), np.convolve(loss, np.ones(window) / window, "valid"),
-                    label=label)
+            ax.plot(np.arange(window, len(loss) + 1), moving_mean(loss, window), label=label)
         ax.set_xlabel("step")
         ax.set_ylabel("loss (moving mean of 50 steps)")
         ax.set_ylim(0, ylim)
@@ -131,6 +149,16 @@ def small_data(quick: bool):
     x_train, t_train, x_test, t_test = load_mnist_arrays()
     n_test = 2000 if quick else len(x_test)
     return x_train[:OVERFIT_TRAIN_SIZE], t_train[:OVERFIT_TRAIN_SIZE], x_test[:n_test], t_test[:n_test]
+
+
+def check_gap_shrinks(report: Report, what: str, book: str, plain, treated) -> None:
+    """Check on every seed that the train-test accuracy gap is smaller with ``what``.
+
+    ``plain``, ``treated``: (train_acc, test_acc) per seed, without and with it."""
+    before, after = ([tr - te for tr, te in accs] for accs in (plain, treated))
+    report.check(f"train-test gap smaller with {what}", book,
+                 " / ".join(f"{a:.3f} -> {b:.3f}" for a, b in zip(before, after)),
+                 all(b < a for a, b in zip(before, after)), "every seed")
 
 
 def accuracy_figure(ctx: Context, name: str, histories: dict[str, dict]) -> Path | None:
