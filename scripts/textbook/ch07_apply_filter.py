@@ -56,7 +56,7 @@ def run(ctx: Context) -> Report:
     net, meta = load_weights(WEIGHTS, dtype=np.float64)
     _, _, x_test, t_test = image_arrays()
     image = x_test[IMAGE]
-    conv = net.layers[0]
+    conv = net.layer_list[0]  # the Convolution
     responses = conv.forward(image[None].astype(np.float64))[0]  # (30, 24, 24)
     W, b = net.params["W1"], net.params["b1"]
     hand = by_hand(image, W, b)

@@ -21,7 +21,7 @@ from scratchnet_book.training import conv_report, conv_task
 NAME = "ch08_train_deepnet"
 WEIGHTS = "ch08_deep_convnet"
 BOOK_ACCURACY = 0.9938
-EPOCHS, QUICK_ITERS = 3, 20
+EPOCHS, QUICK_ITERS = 5, 20
 #: The quick run's 20 steps reach about 0.5 (chance is 0.1).
 QUICK_MIN_ACCURACY = 0.2
 
