@@ -1,4 +1,4 @@
-"""Reproduce the textbook's experiments (chapters 3-6) and check their numbers against the book.
+"""Reproduce the textbook's experiments (chapters 3-8) and check their numbers against the book.
 
     python scripts/reproduce.py                  # everything, trained numbers on seeds 0 1 2
     python scripts/reproduce.py --quick          # reduced versions for CI (about a minute)

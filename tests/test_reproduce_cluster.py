@@ -49,6 +49,8 @@ def test_two_local_workers_give_the_serial_table_and_files(serial, tmp_path: Pat
     summary = quick_run(tmp_path, "--workers", "2")
     assert summary["checks"] == serial_summary["checks"]
     assert len(summary["checks"]) > 40
+    ran = {c["experiment"] for c in summary["checks"]}
+    assert {"ch07_train_convnet", "ch07_filters", "ch08_train_deepnet", "ch08_half_float_network"} <= ran
     files = data_files(tmp_path)
     assert files.keys() == data_files(serial_out).keys() and "ch05_train_relu/seed0_loss.csv" in files
     assert files == data_files(serial_out)  # bit for bit: every loss of every step

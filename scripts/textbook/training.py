@@ -175,3 +175,86 @@ def accuracy_figure(ctx: Context, name: str, histories: dict[str, dict]) -> Path
             ax.legend(loc="lower right")
         fig.supylabel("accuracy")
     return ctx.figure(name, draw, figsize=(10, 4))
+
+
+# ------------------------------------------------------- chapters 7 and 8: the conv nets
+#: How scripts/train.py trains the conv nets of the shipped weights: Adam, lr 0.001, batches of 100.
+CONV_OPTIMIZER, CONV_LR, CONV_BATCH_SIZE = "adam", 0.001, 100
+#: Quick mode measures the conv nets' accuracy on this many train and test images (a forward pass of
+#: DeepConvNet costs about a third of a training step).
+CONV_QUICK_EVAL_SUBSET = 500
+
+
+def image_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST as images: x_train (60000, 1, 28, 28), t_train, x_test (10000, 1, 28, 28), t_test.
+    """
+    x_train, t_train, x_test, t_test = load_mnist_arrays()
+    return x_train.reshape(-1, 1, 28, 28), t_train, x_test.reshape(-1, 1, 28, 28), t_test
+
+
+def train_like_shipped(ctx: Context, name: str, seed: int, tag: str | None = None, **length):
+    """Train the network ``name`` of :mod:`scratchnet_book.weights` from ``seed`` as train.py does.
+
+    ``scripts/train.py --network ... --optimizer adam --lr 0.001 --seed S --eval-subset 10000``: the
+    same initial weights, the same batches (the evaluation subset, every test image in a fixed random
+    order, is drawn from the batch stream), so on the same machine the full run retrains the shipped
+    weights. Quick mode evaluates on ``CONV_QUICK_EVAL_SUBSET`` images. ``length``: ``epochs=`` or
+    ``iters=``. Returns ``(net, TrainResult)``.
+    """
+    from scratchnet_book.weights import make_network
+
+    data = image_arrays()
+    net = make_network(name, seed)
+    subset = {"eval_subset": CONV_QUICK_EVAL_SUBSET if ctx.quick else len(data[2])}
+    result = train(ctx, net, data, tag, optimizer=CONV_OPTIMIZER, optimizer_params={"lr": CONV_LR},
+                   batch_size=CONV_BATCH_SIZE, seed=seed, **subset, **length)
+    return net, result
+
+
+def conv_task(ctx: Context, name: str, seed: int, epochs: int, quick_iters: int) -> dict:
+    """One seed's training of chapter 7's or 8's net (``quick_iters`` steps in quick mode), as plain data."""
+    ctx.log(f"{ctx.out.name}: {name}, seed {seed}, "
+            + (f"{quick_iters} steps" if ctx.quick else f"{epochs} epochs"))
+    length = {"iters": quick_iters} if ctx.quick else {"epochs": epochs}
+    _, result = train_like_shipped(ctx, name, seed, f"seed{seed}", **length)
+    return {"test_acc": result.test_acc, "train_acc": result.train_acc, "wall_s": result.wall_time_s,
+            "history": result.history}
+
+
+def conv_report(ctx: Context, report, name: str, results: dict[int, dict], book: float, lo: float,
+                hi: float, quick_min: float, figure: str):
+    """Checks of chapter 7's or 8's training: the shipped weights' accuracy, every seed's, the retrained.
+
+    Every seed's test accuracy must lie in [lo, hi] (quick mode: above ``quick_min``); the full run
+    also compares the seed of the shipped weights with their recorded accuracy (to 0.002: the same
+    run, the accuracies measured on differently batched forward passes).
+    """
+    from scratchnet_book.weights import read_meta
+
+    acc = [results[s]["test_acc"] for s in ctx.seeds]
+    shipped = read_meta(name)
+    bounds = f"±{hi - book:.3f}" if math.isclose(hi - book, book - lo) else f">= {lo:.4f}"
+    report.numbers = {"test accuracy by seed": acc,
+                      "train wall time by seed (s)": [round(results[s]["wall_s"], 1) for s in ctx.seeds],
+                      **{f"shipped weights' {k}": shipped.get(k)
+                         for k in ("test_accuracy", "epochs", "train_wall_s", "command")}}
+    ok = lo <= shipped["test_accuracy"] <= hi
+    epochs = shipped.get("epochs")
+    epochs = f"{epochs:g}" if isinstance(epochs, (int, float)) else "?"
+    report.check(f"shipped weights' test accuracy ({epochs} epochs, seed {shipped['seed']})",
+                 book, f"{shipped['test_accuracy']:.4f}", ok, bounds)
+    if ctx.quick:
+        steps = len(results[ctx.seeds[0]]["history"]["loss"])
+        report.check_seeds(f"test accuracy after {steps} steps (quick: not the book's number)",
+                           f"> {quick_min}", acc, quick_min, 1.0, "sanity")
+    else:
+        epochs = results[ctx.seeds[0]]["history"]["eval"][-1]["epoch"]
+        report.check_seeds(f"test accuracy after {epochs:g} epochs", book, acc, lo, hi,
+                           f"{bounds} every seed")
+        if shipped["seed"] in results:
+            ours = results[shipped["seed"]]["test_acc"]
+            report.check(f"retrained seed {shipped['seed']} against the shipped weights",
+                         shipped["test_accuracy"], f"{ours:.4f}",
+                         abs(ours - shipped["test_accuracy"]) <= 0.002, "±0.002")
+    report.add_file(ctx.curves(figure, results[ctx.seeds[0]]["history"]))
+    return report
