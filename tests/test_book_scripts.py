@@ -17,8 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _real_mnist import real_mnist_env
-from dataset_support import real_mnist_dir
 
 SCRIPTS = Path(__file__).parent / "book_scripts"
 REPO = Path(__file__).resolve().parents[1]
@@ -29,14 +27,13 @@ BOOK_CH05_DIFFS = {"W1": 2.2232446644e-13, "b1": 9.70418809871e-13, "W2": 8.4113
 
 
 @pytest.fixture(scope="module")
-def book_env(tmp_path_factory) -> dict[str, str]:
+def book_env(tmp_path_factory, real_mnist_dir) -> dict[str, str]:
     """The environment the scripts run in: the real MNIST read offline into a cache of this module."""
-    folder = real_mnist_dir()
-    if folder is None:
+    if real_mnist_dir is None:
         pytest.skip("real MNIST not found: set SCRATCHNET_MNIST_DIR to the folder of its four .gz files")
     env = dict(os.environ)
     env.update(
-        SCRATCHNET_MNIST_DIR=str(folder),
+        SCRATCHNET_MNIST_DIR=str(real_mnist_dir),
         SCRATCHNET_DATA=str(tmp_path_factory.mktemp("mnist-cache")),
         SCRATCHNET_OFFLINE="1",
         BOOK_SCRIPT_QUICK="1",
@@ -71,11 +68,11 @@ def student(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def mnist(tmp_path_factory):
+def mnist(tmp_path_factory, real_mnist):
     """The real MNIST in-process, one-hot labels: (x_train, t_train), (x_test, t_test)."""
     from dataset.mnist import load_mnist
 
-    with real_mnist_env(tmp_path_factory.mktemp("mnist-inproc")):
+    with real_mnist(tmp_path_factory.mktemp("mnist-inproc")):
         return load_mnist(normalize=True, one_hot_label=True)
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _real_mnist import real_mnist_env
 
 from scratchnet import (
     Convolution,
@@ -82,9 +81,9 @@ def test_backprop_matches_the_numerical_gradient_on_small_shapes(make):
 
 
 @pytest.mark.slow
-def test_simple_convnet_gradient_check_on_three_real_mnist_images_at_full_size(tmp_path):
+def test_simple_convnet_gradient_check_on_three_real_mnist_images_at_full_size(tmp_path, real_mnist):
     """The check the book's chapter 7 shrinks to 10x10: here all 430 000 parameters at 1x28x28."""
-    with real_mnist_env(tmp_path):
+    with real_mnist(tmp_path):
         from dataset.mnist import load_mnist
 
         (x, t), _ = load_mnist(flatten=False)
@@ -160,9 +159,9 @@ def test_bad_constructor_arguments_are_named():
         SimpleConvNet(seed=0).predict(np.zeros((2, 3, 28, 28)))
 
 
-def test_short_training_on_real_mnist_learns(tmp_path):
+def test_short_training_on_real_mnist_learns(tmp_path, real_mnist):
     """150 float32 Adam steps of the chapter 7 net: well above chance on held-out digits."""
-    with real_mnist_env(tmp_path):
+    with real_mnist(tmp_path):
         from dataset.mnist import load_mnist
 
         (x, t), (xt, tt) = load_mnist(flatten=False)
@@ -182,14 +181,14 @@ def train():
     return module
 
 
-def test_train_script_network_flag(train, tmp_path, capsys):
+def test_train_script_network_flag(train, tmp_path, capsys, real_mnist):
     args = train.parse_args(["--network", "simpleconvnet"])
     assert (args.grad, args.dtype) == ("backprop", "float32")
     assert isinstance(train.build_network(args, 784, 10), SimpleConvNet)
     deep = train.parse_args(["--network", "deepconvnet", "--grad", "check"])
     assert deep.dtype == "float64" and isinstance(train.build_network(deep, 784, 10), DeepConvNet)
     assert train.parse_args([]).grad == "numerical"  # the default stays chapter 4's MLP
-    with real_mnist_env(tmp_path / "cache"):
+    with real_mnist(tmp_path / "cache"):
         code = train.main(["--network", "simpleconvnet", "--optimizer", "adam", "--lr", "0.001",
                            "--iters", "5", "--eval-subset", "200", "--no-progress",
                            "--out", str(tmp_path / "run")])

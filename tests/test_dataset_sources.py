@@ -11,7 +11,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from dataset_support import MirrorServer, isolate_loader_env, make_small_set
 
 from dataset import MNIST, DatasetUnavailableError, download, load_mnist
 from dataset.sources import HttpMirrorSource, fetch_files
@@ -19,19 +18,19 @@ from dataset.store import PartFile, array_path, atomic_write_bytes, read_manifes
 
 
 @pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
+def cache(loader_env):
     """Every test gets its own cache root (never ~/.cache) and starts offline."""
-    return isolate_loader_env(tmp_path, monkeypatch)
+    return loader_env
 
 
 @pytest.fixture
-def small():
-    return make_small_set()
+def small(small_set):
+    return small_set
 
 
 @pytest.fixture
-def server(small):
-    with MirrorServer(small.raw) as srv:
+def server(small, mirror_server):
+    with mirror_server(small.raw) as srv:
         yield srv
 
 
@@ -202,7 +201,7 @@ def test_damaged_array_cache_is_rebuilt(small, tmp_path, cache):
     assert npy.stat().st_size == size and f32.stat().st_size > 1000
 
 
-def test_arrays_of_an_older_version_are_replaced(small, tmp_path, cache):
+def test_arrays_of_an_older_version_are_replaced(small, tmp_path, cache, make_small_set):
     spec = small.spec(local_dirs=(str(small.write(tmp_path / "src")),))
     load_mnist(name=spec)
     other = make_small_set(seed=5)

@@ -17,7 +17,6 @@ from pathlib import Path
 import nbclient
 import nbformat
 import pytest
-from _real_mnist import real_mnist_env
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -42,7 +41,7 @@ def test_committed_without_outputs(path: Path):
 
 
 @pytest.fixture(scope="module")
-def kernel_env(tmp_path_factory):
+def kernel_env(tmp_path_factory, real_mnist):
     """A kernel spec for sys.executable on JUPYTER_PATH, and the environment the notebooks run in."""
     root = tmp_path_factory.mktemp("jupyter")
     spec_dir = root / "kernels" / KERNEL
@@ -54,7 +53,7 @@ def kernel_env(tmp_path_factory):
             "display_name": "scratchnet (tests)", "language": "python"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     cache = tmp_path_factory.mktemp("mnist-cache")
-    with real_mnist_env(cache), pytest.MonkeyPatch.context() as mp:
+    with real_mnist(cache), pytest.MonkeyPatch.context() as mp:
         # Kernel spec, connection files and IPython's profile in the test folder: nothing in the home folder.
         mp.setenv("JUPYTER_PATH", str(root))
         mp.setenv("JUPYTER_RUNTIME_DIR", str(root / "runtime"))

@@ -13,10 +13,8 @@ def script(name: str) -> dict:
     return runpy.run_path(str(SCRIPTS / name), run_name="not_main")
 
 
-def test_benchmark_quick_run_prints_the_comparison(tmp_path, capsys):
-    from _real_mnist import real_mnist_env
-
-    with real_mnist_env(tmp_path):
+def test_benchmark_quick_run_prints_the_comparison(tmp_path, capsys, real_mnist):
+    with real_mnist(tmp_path):
         assert script("bench_numerical_gradient.py")["main"](["--quick", "--threads", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in out if line.startswith(("TwoLayerNet", "MultiLayerNet"))]
@@ -55,10 +53,8 @@ def test_plot_refuses_a_folder_that_is_not_a_run(tmp_path):
         script("plot_accuracy_vs_time.py")["main"]([str(tmp_path)])
 
 
-def test_benchmark_times_steps_of_the_train_script(tmp_path, capsys):
-    from _real_mnist import real_mnist_env
-
-    with real_mnist_env(tmp_path):
+def test_benchmark_times_steps_of_the_train_script(tmp_path, capsys, real_mnist):
+    with real_mnist(tmp_path):
         assert script("bench_numerical_gradient.py")["main"](["--train-steps", "2", "--train-only"]) == 0
     out = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(out) if line.startswith("steps"))

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from _real_mnist import real_mnist_env
 
 distributed = pytest.importorskip("distributed", reason="Dask distributed: pip install -e '.[cluster]'")
 
@@ -33,8 +32,8 @@ def data_files(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def mnist_env(tmp_path_factory):
-    with real_mnist_env(tmp_path_factory.mktemp("cache")):
+def mnist_env(tmp_path_factory, real_mnist):
+    with real_mnist(tmp_path_factory.mktemp("cache")):
         yield
 
 

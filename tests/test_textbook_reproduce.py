@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from _real_mnist import real_mnist_env
 
 from scratchnet_book import ch03_forward, ch04_simplenet
 
@@ -28,9 +27,10 @@ def test_every_experiment_script_is_listed_and_has_the_interface():
 
 
 @pytest.mark.slow
-def test_quick_run_on_real_mnist_passes_every_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_quick_run_on_real_mnist_passes_every_check(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    real_mnist):
     # The whole `reproduce.py --quick` (about 15 s of CPU), figures off: they are tested below.
-    with real_mnist_env(tmp_path / "cache"):
+    with real_mnist(tmp_path / "cache"):
         code = REPRODUCE["main"](["--quick", "--no-figures", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

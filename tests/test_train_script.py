@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _real_mnist import real_mnist_env
 from threadpoolctl import threadpool_limits
 
 from scratchnet.network import MultiLayerNet, TwoLayerNet
@@ -34,9 +33,9 @@ def mnist_cache(tmp_path_factory):
 
 
 @pytest.fixture
-def mnist_env(mnist_cache):
+def mnist_env(mnist_cache, real_mnist):
     """The real MNIST, offline, one cache for the whole module (parsed once)."""
-    with real_mnist_env(mnist_cache):
+    with real_mnist(mnist_cache):
         yield
 
 

@@ -416,12 +416,10 @@ def test_resume_restores_dropout_masks_drawn_from_np_random(blobs, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def mnist(tmp_path_factory):
-    from _real_mnist import real_mnist_env
-
+def mnist(tmp_path_factory, real_mnist):
     from dataset.mnist import load_mnist
 
-    with real_mnist_env(tmp_path_factory.mktemp("mnist-cache")):
+    with real_mnist(tmp_path_factory.mktemp("mnist-cache")):
         return load_mnist(progress=False)
 
 
