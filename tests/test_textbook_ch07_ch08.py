@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _real_mnist import real_mnist_env
 
 from scratchnet_book import (
     ch03_mnist_inference,
@@ -31,8 +30,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def mnist(tmp_path_factory):
-    with real_mnist_env(tmp_path_factory.mktemp("cache")):
+def mnist(tmp_path_factory, real_mnist):
+    with real_mnist(tmp_path_factory.mktemp("cache")):
         yield
 
 
