@@ -55,12 +55,9 @@ class _NetworkState:
     and ``summary()``. A mixin only so that each class reads on one screen; it needs ``params``,
     ``layer_list`` and ``_buffer_slots`` from Sequential."""
 
-    def _buffers(self) -> dict[str, np.ndarray]:
-        return {name: layer.buffers[key] for name, (layer, key) in self._buffer_slots.items()}
-
     def buffers(self) -> dict[str, np.ndarray]:
         """The layers' buffers (batch-norm running statistics) by name, the arrays themselves (not copies)."""
-        return self._buffers()
+        return {name: layer.buffers[key] for name, (layer, key) in self._buffer_slots.items()}
 
     def generators(self) -> dict[str, np.random.Generator | GlobalGenerator]:
         """The random generators the layers draw from (dropout masks), keyed by layer index.
@@ -74,7 +71,7 @@ class _NetworkState:
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer (batch-norm running statistics), by name."""
         state = {name: p.copy() for name, p in self.params.items()}
-        state.update((name, b.copy()) for name, b in self._buffers().items())
+        state.update((name, b.copy()) for name, b in self.buffers().items())
         return state
 
     def load_state_dict(self, state: dict, *, source: str = "state_dict") -> None:

@@ -290,7 +290,7 @@ def test_save_then_load_round_trips_bit_for_bit(data, dtype, batchnorm, widths):
                                                                          allow_infinity=False, width=width)))
         target = net.params.get(name)
         if target is None:
-            target = net._buffers()[name]
+            target = net.buffers()[name]
         target[...] = values
     other = MultiLayerNet(3, widths, 2, use_batchnorm=batchnorm, seed=2, dtype=dtype)
     with tempfile.TemporaryDirectory() as tmp:
