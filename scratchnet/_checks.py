@@ -203,6 +203,28 @@ def check_nonnegative(name: str, value, *, expected: str = "a finite number >= 0
     return float(value)
 
 
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` as a bool after checking it is one (True, False, a NumPy bool, or the ints 0 and 1).
+
+    Raises TypeError for anything else, such as the string ``"no"``, which ``bool()`` would take as True.
+    """
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
+
+
+def check_ratio(name: str, value) -> float:
+    """Return ``value`` as a float after checking it is a number in [0, 1) (a dropout ratio).
+
+    Raises TypeError for a non-number (or a bool, or a string such as ``"0.5"``), ValueError outside [0, 1).
+    """
+    if not is_real(value):
+        raise TypeError(f"{name}: expected a number in [0, 1), got {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name}: expected a value in [0, 1), got {value}")
+    return float(value)
+
+
 def check_positive_int(name: str, value, *, allow_none: bool = False) -> int | None:
     """Return ``value`` as an int after checking it is an integer >= 1 (or None, if allowed)."""
     if value is None and allow_none:

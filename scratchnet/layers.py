@@ -26,8 +26,10 @@ import numpy as np
 from ._checks import (
     as_float_array,
     as_generator,
+    check_bool,
     check_nonempty_batch,
     check_positive,
+    check_ratio,
     check_real,
     is_real,
     label_column_as_vector,
@@ -369,12 +371,8 @@ class Dropout(Layer):
 
     def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = False, seed=None) -> None:
         super().__init__()
-        if not is_real(dropout_ratio):
-            raise TypeError(f"dropout_ratio: expected a number in [0, 1), got {dropout_ratio!r}")
-        if not 0 <= dropout_ratio < 1:
-            raise ValueError(f"dropout_ratio: expected a value in [0, 1), got {dropout_ratio}")
-        self.dropout_ratio = float(dropout_ratio)
-        self.inverted = bool(inverted)
+        self.dropout_ratio = check_ratio("dropout_ratio", dropout_ratio)
+        self.inverted = check_bool("inverted", inverted)
         self.rng = as_generator("seed", seed)
         self.mask: np.ndarray | None = None
         self._factor: np.ndarray | None = None  # mask * scale in the input's dtype, or None after inference

@@ -30,10 +30,12 @@ from ._checks import (
     GlobalGenerator,
     as_float_array,
     as_generator,
+    check_bool,
     check_labels,
     check_nonempty_batch,
     check_nonnegative,
     check_positive_int,
+    check_ratio,
     check_real,
     label_column_as_vector,
 )
@@ -703,6 +705,9 @@ class MultiLayerNet(Sequential):
         hidden = [check_positive_int(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)]
         dtype = _check_dtype(dtype)
         act = _activation(activation)
+        use_dropout, use_batchnorm = check_bool("use_dropout", use_dropout), check_bool("use_batchnorm", use_batchnorm)
+        dropout_inverted = check_bool("dropout_inverted", dropout_inverted)
+        check_ratio("dropout_ratio", dropout_ratio)  # checked even when use_dropout is False
         rng = as_generator("seed", seed)
         sizes = [input_size, *hidden, output_size]
         affines = [_affine(rng, fan_in, fan_out, weight_init_std, dtype)
@@ -727,9 +732,8 @@ class MultiLayerNet(Sequential):
         self.input_size, self.hidden_size_list, self.output_size = input_size, hidden, output_size
         self.hidden_layer_num = len(hidden)
         self.activation = activation.lower()
-        self.use_dropout, self.dropout_ratio = bool(use_dropout), dropout_ratio
-        self.dropout_inverted = bool(dropout_inverted)
-        self.use_batchnorm = bool(use_batchnorm)
+        self.use_dropout, self.dropout_ratio = use_dropout, dropout_ratio
+        self.dropout_inverted, self.use_batchnorm = dropout_inverted, use_batchnorm
 
     def __repr__(self) -> str:
         extras = ""

@@ -243,6 +243,32 @@ def test_dropout_refuses_a_ratio_that_is_no_number(ratio):
         Dropout(ratio)
 
 
+@pytest.mark.parametrize("flag", ["no", "False", None, 2, 0.5, [True]])
+def test_dropout_refuses_a_form_that_is_no_bool(flag):
+    """bool("no") is True: a string would silently choose the inverted form."""
+    with pytest.raises(TypeError, match="inverted: expected True or False, got"):
+        Dropout(0.5, inverted=flag)
+
+
+@pytest.mark.parametrize("name", ["use_dropout", "use_batchnorm", "dropout_inverted"])
+def test_multilayernet_refuses_flags_that_are_no_bool(name):
+    with pytest.raises(TypeError, match=f"{name}: expected True or False, got str 'yes'"):
+        MultiLayerNet(4, [5], 3, seed=0, **{name: "yes"})
+
+
+@pytest.mark.parametrize(("ratio", "error"), [("0.5", TypeError), (None, TypeError), (1.0, ValueError),
+                                              (-0.1, ValueError)])
+def test_multilayernet_checks_the_dropout_ratio_even_without_dropout(ratio, error):
+    with pytest.raises(error, match="dropout_ratio: expected"):
+        MultiLayerNet(4, [5], 3, use_dropout=False, dropout_ratio=ratio, seed=0)
+
+
+def test_flags_given_as_0_and_1_are_the_bools():
+    net = MultiLayerNet(4, [5], 3, use_dropout=1, use_batchnorm=0, seed=0)
+    assert net.use_dropout is True and net.use_batchnorm is False
+    assert [type(layer).__name__ for layer in net.layer_list[:3]] == ["Affine", "Relu", "Dropout"]
+
+
 @pytest.mark.parametrize("momentum", ["0.9", None, float("nan"), 1.5, -0.1])
 def test_batchnorm_refuses_a_bad_momentum(momentum):
     with pytest.raises((TypeError, ValueError), match="momentum: expected a"):
