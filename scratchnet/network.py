@@ -41,8 +41,19 @@ from ._checks import (
 )
 from ._packed import PackedDict, ParamLayout, copy_arrays
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
-from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss, train_flag
-from .util import atomic_write, format_table, read_npz
+from .layers import (
+    Affine,
+    BatchNormalization,
+    Convolution,
+    Dropout,
+    Layer,
+    Pooling,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+    train_flag,
+)
+from .util import atomic_write, conv_output_size, format_table, read_npz
 
 __all__ = ["Sequential", "TwoLayerNet", "MultiLayerNet"]
 
@@ -494,17 +505,38 @@ def _summary_rows(net: Sequential) -> list[tuple[str, ...]]:
     for name, (layer, _) in net._param_slots.items():
         names_of.setdefault(id(layer), []).append(name)
     rows = [("#", "layer", "output", "params", "")]
-    features = "..."
+    shape = _input_shape(net)
     for i, layer in enumerate(net.layer_list, 1):
         params = getattr(layer, "params", {})
-        w = params.get("W")
-        if w is not None and w.ndim == 2:
-            features = str(w.shape[1])
+        shape = _output_shape(layer, shape)
+        features = "..." if shape is None else ", ".join(map(str, shape))
         output = "loss (float)" if layer is net.last_layer else f"(N, {features})"
         count = sum(p.size for p in params.values())
         shapes = ", ".join(f"{n} {net.params[n].shape}" for n in names_of.get(id(layer), []))
         rows.append((str(i), repr(layer), output, f"{count:,}", shapes))
     return rows
+
+
+def _input_shape(net) -> tuple[int, ...] | None:
+    """One sample's shape, from the net's ``input_dim`` (C, H, W) or ``input_size``; None if unknown."""
+    dim, size = getattr(net, "input_dim", None), getattr(net, "input_size", None)
+    if isinstance(dim, tuple) and all(isinstance(n, int) for n in dim):
+        return dim
+    return (size,) if isinstance(size, int) else None
+
+
+def _output_shape(layer, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """One sample's shape after ``layer``: what Affine, Convolution and Pooling make of ``shape``."""
+    w = getattr(layer, "params", {}).get("W")
+    if w is not None and w.ndim == 2:
+        return (w.shape[1],)
+    if shape is None or not isinstance(layer, (Convolution, Pooling)) or len(shape) != 3:
+        return shape
+    channels, size = (w.shape[0], w.shape[2:]) if w is not None else (shape[0], (layer.pool_h, layer.pool_w))
+    try:
+        return (channels, *(conv_output_size(n, f, layer.stride, layer.pad) for n, f in zip(shape[1:], size)))
+    except ValueError:  # sizes that do not tile: forward would refuse them
+        return None
 
 
 #: The book's layer names where they differ from the class name.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -368,6 +369,22 @@ def test_summary_lists_layers_output_shapes_and_parameter_counts():
     assert "W2 (50, 10), b2 (10,)" in lines[4]
     decay = MultiLayerNet(784, [50], 10, weight_decay_lambda=0.1).summary()
     assert "weight decay lambda 0.1 on W1, W2" in decay
+
+
+@pytest.mark.parametrize("build", [
+    lambda: __import__("scratchnet.simple_convnet", fromlist=["x"]).SimpleConvNet(
+        input_dim=(1, 11, 15), conv_param={"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 2}, seed=0),
+    lambda: __import__("scratchnet.deep_convnet", fromlist=["x"]).DeepConvNet(seed=0),
+], ids=["simpleconvnet-odd-sizes", "deepconvnet"])
+def test_summary_of_a_conv_net_gives_the_shapes_forward_makes(build):
+    net = build()
+    shown = [re.search(r"\(N, [^)]*\)", line).group() for line in net.summary().splitlines()[2:-2]]
+    x = np.zeros((2, *net.input_dim))
+    made = []
+    for layer in net.layer_list[:-1]:
+        x = layer.forward(x)
+        made.append("(N, " + ", ".join(map(str, x.shape[1:])) + ")")
+    assert shown == made
 
 
 def test_reprs():
