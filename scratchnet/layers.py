@@ -31,7 +31,6 @@ from ._checks import (
     check_positive,
     check_ratio,
     check_real,
-    is_real,
     label_column_as_vector,
 )
 from ._kernels import FusedSoftmaxLoss, check_dout, flatten_features, out_array, sigmoid_into, valid_labels

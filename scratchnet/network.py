@@ -737,7 +737,8 @@ class MultiLayerNet(Sequential):
         hidden = [check_positive_int(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)]
         dtype = _check_dtype(dtype)
         act = _activation(activation)
-        use_dropout, use_batchnorm = check_bool("use_dropout", use_dropout), check_bool("use_batchnorm", use_batchnorm)
+        use_dropout = check_bool("use_dropout", use_dropout)
+        use_batchnorm = check_bool("use_batchnorm", use_batchnorm)
         dropout_inverted = check_bool("dropout_inverted", dropout_inverted)
         check_ratio("dropout_ratio", dropout_ratio)  # checked even when use_dropout is False
         rng = as_generator("seed", seed)
