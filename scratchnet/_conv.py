@@ -125,6 +125,57 @@ def max_pool_backward(xp: np.ndarray, m: np.ndarray, dout: np.ndarray, ph: int, 
     return dxp
 
 
+def scratch(bufs: dict, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The scratch array ``bufs[key]``, reallocated only when the shape or dtype changes."""
+    buf = bufs.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = bufs[key] = np.empty(shape, dtype=dtype)
+    return buf
+
+
+#: Bytes of columns taken at a time. The batch's columns (45 MB for DeepConvNet's second
+#: convolution) would be written to memory and read back; a few samples' columns stay in cache
+#: between the copy and the matmul that reads them (docs/convolution.md has the measurements).
+CHUNK_BYTES = 2 << 20
+
+
+def _chunks(n: int, rows: int, itemsize: int):
+    step = max(1, min(n, CHUNK_BYTES // max(rows * itemsize, 1)))
+    return step, range(0, n, step)
+
+
+def conv_gemm(xp: np.ndarray, W2: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
+              out: np.ndarray, bufs: dict) -> np.ndarray:
+    """out[n] = W2 @ im2col(xp[n]) for every sample n, a few samples at a time.
+
+    xp (N, C, Hp, Wp) padded input; W2 (FN, C*FH*FW); out (N, FN, OH*OW), C-contiguous.
+    """
+    n, k = xp.shape[0], W2.shape[1]
+    step, starts = _chunks(n, k * oh * ow, xp.dtype.itemsize)
+    buf = scratch(bufs, "col", (step, k, oh * ow), xp.dtype)
+    for s in starts:
+        col = im2col_t(xp[s:s + step], fh, fw, stride, oh, ow, out=buf[:min(step, n - s)])
+        np.matmul(W2, col, out=out[s:s + step])
+    return out
+
+
+def conv_weight_grad(xp: np.ndarray, dout: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
+                     out: np.ndarray, bufs: dict) -> np.ndarray:
+    """out (FN, C*FH*FW) = the sum over samples of dout[n] @ im2col(xp[n]).T, the columns retaken.
+
+    dout (N, FN, OH*OW). Taking the columns again costs less than keeping the batch's from the
+    forward pass: they would be read back from memory.
+    """
+    n, k = xp.shape[0], out.shape[1]
+    step, starts = _chunks(n, k * oh * ow, xp.dtype.itemsize)
+    buf = scratch(bufs, "col", (step, k, oh * ow), xp.dtype)
+    parts = scratch(bufs, "dw_parts", (n,) + out.shape, xp.dtype)
+    for s in starts:
+        col = im2col_t(xp[s:s + step], fh, fw, stride, oh, ow, out=buf[:min(step, n - s)])
+        np.matmul(dout[s:s + step], col.transpose(0, 2, 1), out=parts[s:s + step])
+    return np.add.reduce(parts, axis=0, out=out)
+
+
 def input_grad_stride1(dout: np.ndarray, W: np.ndarray, pad: int, out: np.ndarray,
                        bufs: dict) -> np.ndarray:
     """dx of a stride-1 convolution with pad < FH and pad < FW, as a "full" convolution of dout.
@@ -144,7 +195,6 @@ def input_grad_stride1(dout: np.ndarray, W: np.ndarray, pad: int, out: np.ndarra
         dp = bufs["dout_padded"] = np.zeros(shape, dtype=dout.dtype)
     dp[:, :, ph:ph + oh, pw:pw + ow] = dout
     h, w = out.shape[2:]
-    col = bufs["dout_col"] = im2col_t(dp, fh, fw, 1, h, w, out=bufs.get("dout_col"))
     flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, fn * fh * fw)
-    np.matmul(flipped, col, out=out.reshape(n, c, h * w))
+    conv_gemm(dp, flipped, fh, fw, 1, h, w, out.reshape(n, c, h * w), bufs)
     return out

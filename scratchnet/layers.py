@@ -623,11 +623,9 @@ class Convolution(Layer):
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
         self.x: np.ndarray | None = None
-        self._col: np.ndarray | None = None  # (N, C*FH*FW, OH*OW), reused by the next forward
+        self._xp: np.ndarray | None = None  # x padded (x itself when pad is 0)
         self._pad_buf: np.ndarray | None = None
-        self._dcol: np.ndarray | None = None
-        self._dw_parts: np.ndarray | None = None
-        self._dx_bufs: dict[str, np.ndarray] = {}
+        self._bufs: dict[str, np.ndarray] = {}  # scratch arrays of _conv, reused between calls
 
     # Assignable like Affine's (Layer._set_array): the book's load_params does ``layer.W = ...``.
     W = property(lambda self: self.params["W"], lambda self, v: self._set_array(self.params, "W", v))
@@ -658,9 +656,9 @@ class Convolution(Layer):
         oh = conv_output_size(h, fh, self.stride, self.pad)
         ow = conv_output_size(w, fw, self.stride, self.pad)
         out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))  # before any buffer changes
-        xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
-        self._col = _conv.im2col_t(xp, fh, fw, self.stride, oh, ow, out=self._col)
-        np.matmul(W.reshape(fn, -1), self._col, out=out.reshape(n, fn, oh * ow))
+        self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
+        _conv.conv_gemm(self._xp, W.reshape(fn, -1), fh, fw, self.stride, oh, ow,
+                        out.reshape(n, fn, oh * ow), self._bufs)
         out += self.params["b"][:, None, None]
         self.x = x
         return out
@@ -678,32 +676,24 @@ class Convolution(Layer):
         self._require_forward(self.x is not None)
         W = self.params["W"]
         fn, c, fh, fw = W.shape
-        n, p = self.x.shape[0], self._col.shape[2]
-        oh = (self.x.shape[2] + 2 * self.pad - fh) // self.stride + 1
-        dout = self._check_dout(dout, (n, fn, oh, p // oh), W.dtype)
-        d3 = np.ascontiguousarray(dout).reshape(n, fn, p)
-        # dW = sum over samples of dout_n @ col_n.T: one small matmul per sample, then one sum.
-        parts = self._dw_parts
-        if parts is None or parts.shape != (n, fn, self._col.shape[1]) or parts.dtype != W.dtype:
-            parts = self._dw_parts = np.empty((n, fn, self._col.shape[1]), dtype=W.dtype)
-        np.matmul(d3, self._col.transpose(0, 2, 1), out=parts)
-        np.add.reduce(parts, axis=0, out=self._grad_buffer("W").reshape(fn, -1))
+        n, _, hp, wp = self._xp.shape
+        oh, ow = (hp - fh) // self.stride + 1, (wp - fw) // self.stride + 1
+        dout = self._check_dout(dout, (n, fn, oh, ow), W.dtype)
+        d3 = np.ascontiguousarray(dout).reshape(n, fn, oh * ow)
+        _conv.conv_weight_grad(self._xp, d3, fh, fw, self.stride, oh, ow,
+                               self._grad_buffer("W").reshape(fn, -1), self._bufs)
         np.add.reduce(d3.sum(axis=2), axis=0, out=self._grad_buffer("b"))
         if not input_grad:
             return None
         if self.stride == 1 and self.pad < fh and self.pad < fw:
             dx = _check_out_contiguous(self._out(out, self.x.shape, W.dtype))
-            return _conv.input_grad_stride1(dout, W, self.pad, dx, self._dx_bufs)
-        dcol = self._dcol
-        if dcol is None or dcol.shape != self._col.shape or dcol.dtype != W.dtype:
-            dcol = self._dcol = np.empty_like(self._col)
+            return _conv.input_grad_stride1(dout, W, self.pad, dx, self._bufs)
+        dcol = _conv.scratch(self._bufs, "dcol", (n, c * fh * fw, oh * ow), W.dtype)
         np.matmul(W.reshape(fn, -1).T, d3, out=dcol)
-        h, w = self.x.shape[2:]
         if self.pad == 0:
             dx = _check_out_contiguous(self._out(out, self.x.shape, W.dtype))
             return _conv.col2im_t(dcol, self.x.shape, fh, fw, self.stride, out=dx)
-        padded_shape = (n, c, h + 2 * self.pad, w + 2 * self.pad)
-        dxp = _conv.col2im_t(dcol, padded_shape, fh, fw, self.stride)
+        dxp = _conv.col2im_t(dcol, self._xp.shape, fh, fw, self.stride)
         dx = self._out(out, self.x.shape, W.dtype)
         np.copyto(dx, _conv.unpadded(dxp, self.pad))
         return dx
