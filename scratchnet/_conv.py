@@ -164,16 +164,18 @@ def conv_weight_grad(xp: np.ndarray, dout: np.ndarray, fh: int, fw: int, stride:
     """out (FN, C*FH*FW) = the sum over samples of dout[n] @ im2col(xp[n]).T, the columns retaken.
 
     dout (N, FN, OH*OW). Taking the columns again costs less than keeping the batch's from the
-    forward pass: they would be read back from memory.
+    forward pass: they would be read back from memory. Each sample's part is computed transposed,
+    col @ dout.T (K, FN): with the long OH*OW axis summed, OpenBLAS runs that form about 1.5x faster.
     """
     n, k = xp.shape[0], out.shape[1]
     step, starts = _chunks(n, k * oh * ow, xp.dtype.itemsize)
     buf = scratch(bufs, "col", (step, k, oh * ow), xp.dtype)
-    parts = scratch(bufs, "dw_parts", (n,) + out.shape, xp.dtype)
+    parts = scratch(bufs, "dw_parts", (n, k, out.shape[0]), xp.dtype)
     for s in starts:
         col = im2col_t(xp[s:s + step], fh, fw, stride, oh, ow, out=buf[:min(step, n - s)])
-        np.matmul(dout[s:s + step], col.transpose(0, 2, 1), out=parts[s:s + step])
-    return np.add.reduce(parts, axis=0, out=out)
+        np.matmul(col, dout[s:s + step].transpose(0, 2, 1), out=parts[s:s + step])
+    np.add.reduce(parts, axis=0, out=out.T)
+    return out
 
 
 def input_grad_stride1(dout: np.ndarray, W: np.ndarray, pad: int, out: np.ndarray,
