@@ -178,6 +178,43 @@ def conv_weight_grad(xp: np.ndarray, dout: np.ndarray, fh: int, fw: int, stride:
     return out
 
 
+def max_pool_2x2(x: np.ndarray, out: np.ndarray, bufs: dict) -> np.ndarray:
+    """Max over the 2x2 windows with stride 2 that tile x (N, C, 2*OH, 2*OW), into out (N, C, OH, OW).
+
+    In two steps, each remembering which side won for the backward pass (``bufs``): the maximum of
+    each pair of columns, then of each pair of those rows. A strict ``>`` sends ties to the left and
+    to the top, and taking the columns first makes that the window's first maximum in row-major
+    order, the textbook's argmax. Unlike :func:`max_pool_backward`, the backward pass then needs no
+    comparison: two products and two differences per step.
+    """
+    n, c, h, w = x.shape
+    x5 = x.reshape(n, c, h, w // 2, 2)
+    pairs = scratch(bufs, "pool_rows", (n, c, h, w // 2), x.dtype)
+    right = scratch(bufs, "pool_right", pairs.shape, np.dtype(bool))
+    np.maximum(x5[..., 0], x5[..., 1], out=pairs)
+    np.greater(x5[..., 1], x5[..., 0], out=right)
+    p5 = pairs.reshape(n, c, h // 2, 2, w // 2)
+    lower = scratch(bufs, "pool_lower", out.shape, np.dtype(bool))
+    np.maximum(p5[:, :, :, 0], p5[:, :, :, 1], out=out)
+    np.greater(p5[:, :, :, 1], p5[:, :, :, 0], out=lower)
+    return out
+
+
+def max_pool_2x2_backward(dout: np.ndarray, dx: np.ndarray, bufs: dict) -> np.ndarray:
+    """The gradient of :func:`max_pool_2x2` (its last call, through ``bufs``) into dx, C-contiguous.
+
+    d - d * mask is exactly d where the mask is 0 and exactly 0 where it is 1 (finite d).
+    """
+    n, c, h, w = dx.shape
+    drows = scratch(bufs, "pool_drows", (n, c, h // 2, 2, w // 2), dx.dtype)
+    np.multiply(dout, bufs["pool_lower"], out=drows[:, :, :, 1])
+    np.subtract(dout, drows[:, :, :, 1], out=drows[:, :, :, 0])
+    d4, dx5 = drows.reshape(n, c, h, w // 2), dx.reshape(n, c, h, w // 2, 2)
+    np.multiply(d4, bufs["pool_right"], out=dx5[..., 1])
+    np.subtract(d4, dx5[..., 1], out=dx5[..., 0])
+    return dx
+
+
 def input_grad_stride1(dout: np.ndarray, W: np.ndarray, pad: int, out: np.ndarray,
                        bufs: dict) -> np.ndarray:
     """dx of a stride-1 convolution with pad < FH and pad < FW, as a "full" convolution of dout.

@@ -727,6 +727,8 @@ class Pooling(Layer):
         self._pad_buf: np.ndarray | None = None
         self._max: np.ndarray | None = None
         self._masks: tuple[np.ndarray, np.ndarray] | None = None
+        self._bufs: dict[str, np.ndarray] = {}  # the 2x2 path's scratch arrays and winners
+        self._tiled_2x2 = False  # whether the last forward took that path
 
     def __repr__(self) -> str:
         return f"Pooling({self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad})"
@@ -750,6 +752,11 @@ class Pooling(Layer):
         oh = conv_output_size(h, self.pool_h, self.stride, self.pad)
         ow = conv_output_size(w, self.pool_w, self.stride, self.pad)
         out = self._out(out, (n, c, oh, ow), x.dtype)  # checked before the kept input changes
+        self._tiled_2x2 = self.pool_h == self.pool_w == self.stride == 2 and self.pad == 0
+        if self._tiled_2x2:  # the book's pool: windows that tile x (other sizes raised above)
+            _conv.max_pool_2x2(x, out, self._bufs)
+            self.x = x
+            return out
         self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
         _conv.max_pool(self._xp, self.pool_h, self.pool_w, self.stride, oh, ow, out)
         # backward compares against the maxima: keep a copy, as the caller may reuse ``out``.
@@ -762,6 +769,14 @@ class Pooling(Layer):
     def backward(self, dout, out: np.ndarray | None = None) -> np.ndarray:
         """Return dx (N, C, H, W): dout at each window's first maximum, summed where windows overlap."""
         self._require_forward(self.x is not None)
+        if self._tiled_2x2:
+            n, c, h, w = self.x.shape
+            dout = self._check_dout(dout, (n, c, h // 2, w // 2), self.x.dtype)
+            dx = self._out(out, self.x.shape, self.x.dtype)
+            if dx.flags.c_contiguous:
+                return _conv.max_pool_2x2_backward(dout, dx, self._bufs)
+            np.copyto(dx, _conv.max_pool_2x2_backward(dout, np.empty_like(dx, order="C"), self._bufs))
+            return dx
         m = self._max
         dout = self._check_dout(dout, m.shape, m.dtype)
         masks = self._masks
