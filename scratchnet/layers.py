@@ -658,8 +658,7 @@ class Convolution(Layer):
         out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))  # before any buffer changes
         self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
         _conv.conv_gemm(self._xp, W.reshape(fn, -1), fh, fw, self.stride, oh, ow,
-                        out.reshape(n, fn, oh * ow), self._bufs)
-        out += self.params["b"][:, None, None]
+                        out.reshape(n, fn, oh * ow), self._bufs, b=self.params["b"])
         self.x = x
         return out
 
@@ -681,8 +680,7 @@ class Convolution(Layer):
         dout = self._check_dout(dout, (n, fn, oh, ow), W.dtype)
         d3 = np.ascontiguousarray(dout).reshape(n, fn, oh * ow)
         _conv.conv_weight_grad(self._xp, d3, fh, fw, self.stride, oh, ow,
-                               self._grad_buffer("W").reshape(fn, -1), self._bufs)
-        np.add.reduce(d3.sum(axis=2), axis=0, out=self._grad_buffer("b"))
+                               self._grad_buffer("W").reshape(fn, -1), self._grad_buffer("b"), self._bufs)
         if not input_grad:
             return None
         if self.stride == 1 and self.pad < fh and self.pad < fw:
