@@ -45,9 +45,7 @@ def im2col_t(xp: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
     shape = (n, c * fh * fw, oh * ow)
     if out is None or out.shape != shape or out.dtype != xp.dtype:
         out = np.empty(shape, dtype=xp.dtype)
-    s0, s1, s2 = out.strides  # out may be rows of a larger array (conv_gemm's bias row)
-    cols = np.lib.stride_tricks.as_strided(out, (n, c, fh, fw, oh, ow),
-                                           (s0, s1 * fh * fw, s1 * fw, s1, s2 * ow, s2))
+    cols = out.reshape(n, c, fh, fw, oh, ow)
     for i in range(fh):
         for j in range(fw):
             np.copyto(cols[:, :, i, j], offset_view(xp, i, j, stride, oh, ow))
@@ -146,58 +144,97 @@ def _chunks(n: int, rows: int, itemsize: int):
     return step, range(0, n, step)
 
 
-def _columns(bufs: dict, key: str, step: int, k: int, p: int, dtype: np.dtype, bias: bool) -> np.ndarray:
-    """Scratch columns (step, K, P), or (step, K + 1, P) with a last row of ones for the bias."""
-    shape = (step, k + bias, p)
-    buf = bufs.get(key)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = bufs[key] = np.empty(shape, dtype=dtype)
-        if bias:
-            buf[:, k] = 1
-    return buf
+def _columns(xp: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int, buf: np.ndarray,
+             bias: bool, side_by_side: bool) -> np.ndarray:
+    """The columns of the M samples of xp, in ``buf``'s memory, with a last row of ones if ``bias``.
+
+    side_by_side: (C*FH*FW [+ 1], M*OH*OW), column (n, y, x) holding sample n's window at output
+    position (y, x), so that one matmul covers the M samples. Otherwise (M, C*FH*FW [+ 1], OH*OW),
+    one matrix per sample, as :func:`im2col_t`.
+    """
+    m, c = xp.shape[:2]
+    k, p = c * fh * fw, oh * ow
+    if side_by_side:
+        cols = buf[:(k + bias) * m * p].reshape(k + bias, m, p)
+        windows, ones = cols[:k].reshape(c, fh, fw, m, oh, ow), cols[k:]
+        views = (offset_view(xp, i, j, stride, oh, ow).transpose(1, 0, 2, 3) for i in range(fh) for j in range(fw))
+    else:
+        cols = buf[:m * (k + bias) * p].reshape(m, k + bias, p)
+        windows, ones = cols[:, :k].reshape(m, c, fh, fw, oh, ow), cols[:, k:]
+        views = (offset_view(xp, i, j, stride, oh, ow) for i in range(fh) for j in range(fw))
+    for (i, j), view in zip(np.ndindex(fh, fw), views):
+        np.copyto(windows[:, i, j] if side_by_side else windows[:, :, i, j], view)
+    if bias:
+        ones.fill(1)
+    return cols.reshape(k + bias, m * p) if side_by_side else cols
+
+
+def _side_by_side(fn: int, k: int) -> bool:
+    """Whether one matmul per chunk pays: its result needs a transposing copy (FN rows, not K).
+
+    It is one BLAS call in place of one per sample (at 2 threads each call wakes and joins the
+    second thread), and runs as fast at 1 thread when FN is small next to K (DeepConvNet). With
+    SimpleConvNet's 30 filters over 25 pixels, the copy would outweigh the columns'.
+    """
+    return 4 * fn <= k
 
 
 def conv_gemm(xp: np.ndarray, W2: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
               out: np.ndarray, bufs: dict, b: np.ndarray | None = None, key: str = "col") -> np.ndarray:
     """out[n] = W2 @ im2col(xp[n]) (+ b per row) for every sample n, a few samples at a time.
 
-    xp (N, C, Hp, Wp) padded input; W2 (FN, C*FH*FW); b (FN,) or None; out (N, FN, OH*OW),
-    C-contiguous. The bias rides in the matmul as one more column of W2 against a row of ones
-    below the columns, instead of a pass over the output.
+    xp (N, C, Hp, Wp) padded input; W2 (FN, C*FH*FW); b (FN,) or None; out (N, FN, OH*OW).
+    The bias rides in the matmul as one more column of W2 against a row of ones below the
+    columns, instead of a pass over the output.
     """
     n, k = xp.shape[0], W2.shape[1]
-    bias = b is not None
-    step, starts = _chunks(n, (k + bias) * oh * ow, xp.dtype.itemsize)
-    buf = _columns(bufs, key, step, k, oh * ow, xp.dtype, bias)
+    p, fn, bias = oh * ow, W2.shape[0], b is not None
+    wide = _side_by_side(fn, k)
+    step, starts = _chunks(n, (k + bias) * p, xp.dtype.itemsize)
+    buf = scratch(bufs, key, ((k + bias) * step * p,), xp.dtype)
+    res = scratch(bufs, key + "_out", (fn * step * p,), xp.dtype) if wide else None
     if bias:
-        wb = scratch(bufs, "w_and_b", (W2.shape[0], k + 1), W2.dtype)
-        wb[:, :k], wb[:, k] = W2, b
-        W2 = wb
+        W2 = np.concatenate([W2, b[:, None]], axis=1)
     for s in starts:
         m = min(step, n - s)
-        im2col_t(xp[s:s + m], fh, fw, stride, oh, ow, out=buf[:m, :k])
-        np.matmul(W2, buf[:m], out=out[s:s + m])
+        cols = _columns(xp[s:s + m], fh, fw, stride, oh, ow, buf, bias, wide)
+        if wide:
+            r = np.matmul(W2, cols, out=res[:fn * m * p].reshape(fn, m * p))
+            np.copyto(out[s:s + m], r.reshape(fn, m, p).transpose(1, 0, 2))
+        else:
+            np.matmul(W2, cols, out=out[s:s + m])
     return out
 
 
 def conv_weight_grad(xp: np.ndarray, dout: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
                      dW: np.ndarray, db: np.ndarray, bufs: dict) -> None:
-    """dW (FN, C*FH*FW) = the sum over samples of dout[n] @ im2col(xp[n]).T, and db (FN,), the columns retaken.
+    """dW (FN, C*FH*FW) = the sum over samples of dout[n] @ im2col(xp[n]).T, and db (FN,).
 
-    dout (N, FN, OH*OW). Taking the columns again costs less than keeping the batch's from the
-    forward pass: they would be read back from memory. Each sample's part is computed transposed,
-    col @ dout.T (K, FN): with the long OH*OW axis summed, OpenBLAS runs that form about 1.5x faster.
-    The row of ones below the columns (see :func:`conv_gemm`) gives db in the same matmul.
+    dout (N, FN, OH*OW). The columns are taken again, a few samples at a time: that costs less
+    than keeping the batch's from the forward pass, which would be read back from memory. The
+    products are computed transposed, cols @ dout.T (K + 1, FN): with the long axis summed
+    inside the matmul, OpenBLAS runs that form about 1.5x faster. The row of ones below the
+    columns (see :func:`conv_gemm`) gives db.
     """
-    n, k, fn = xp.shape[0], dW.shape[1], dW.shape[0]
-    step, starts = _chunks(n, (k + 1) * oh * ow, xp.dtype.itemsize)
-    buf = _columns(bufs, "col", step, k, oh * ow, xp.dtype, True)
-    parts = scratch(bufs, "dw_parts", (n, k + 1, fn), xp.dtype)
-    for s in starts:
+    n, k, fn, p = xp.shape[0], dW.shape[1], dW.shape[0], oh * ow
+    wide = _side_by_side(fn, k)
+    step, starts = _chunks(n, (k + 1) * p, xp.dtype.itemsize)
+    buf = scratch(bufs, "col", ((k + 1) * step * p,), xp.dtype)
+    if wide:
+        dbuf = scratch(bufs, "col_dout", (fn * step * p,), xp.dtype)
+        parts = scratch(bufs, "dw_parts", (len(starts), k + 1, fn), xp.dtype)
+    else:
+        parts = scratch(bufs, "dw_parts", (n, k + 1, fn), xp.dtype)
+    for c, s in enumerate(starts):
         m = min(step, n - s)
-        im2col_t(xp[s:s + m], fh, fw, stride, oh, ow, out=buf[:m, :k])
-        np.matmul(buf[:m], dout[s:s + m].transpose(0, 2, 1), out=parts[s:s + m])
-    total = np.add.reduce(parts, axis=0, out=scratch(bufs, "dw_total", (k + 1, fn), xp.dtype))
+        cols = _columns(xp[s:s + m], fh, fw, stride, oh, ow, buf, True, wide)
+        if wide:
+            d = dbuf[:fn * m * p].reshape(fn, m, p)
+            np.copyto(d, dout[s:s + m].transpose(1, 0, 2))
+            np.matmul(cols, d.reshape(fn, m * p).T, out=parts[c])
+        else:
+            np.matmul(cols, dout[s:s + m].transpose(0, 2, 1), out=parts[s:s + m])
+    total = np.add.reduce(parts, axis=0)
     np.copyto(dW, total[:k].T)
     np.copyto(db, total[k])
 

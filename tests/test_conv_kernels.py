@@ -1,7 +1,7 @@
 """The speed paths of Convolution and Pooling (scratchnet/_conv.py) against the plain im2col forms.
 
 The chunked convolution kernels are checked with chunks small enough that a batch takes several,
-the last one partial; the 2x2 pool against the general pooling path and a textbook argmax, with
+the last one partial, in both column layouts (one matmul per chunk, one per sample); the 2x2 pool against the general pooling path and a textbook argmax, with
 many ties (small integers) and windows that are all zero.
 """
 
@@ -20,6 +20,8 @@ CASES = [
     ((5, 2, 9, 9), (3, 3, 3), 2, 1),   # stride 2: dx by col2im
     ((6, 1, 5, 5), (2, 1, 1), 1, 2),   # pad >= the filter size: dx by col2im
     ((3, 4, 6, 6), (5, 3, 3), 1, 2),   # the book's fourth convolution: pad 2 on 3x3
+    ((4, 1, 8, 8), (6, 3, 3), 1, 0),   # many filters over few pixels (SimpleConvNet): one matmul per sample
+    ((3, 1, 9, 9), (5, 3, 3), 2, 1),   # the same with stride 2
 ]
 
 
@@ -41,6 +43,7 @@ def textbook_conv(x, W, b, stride, pad, dout):
 def test_chunked_convolution_agrees_with_the_textbook_im2col(case, chunk_bytes, monkeypatch):
     monkeypatch.setattr(_conv, "CHUNK_BYTES", chunk_bytes)
     xshape, (fn, fh, fw), stride, pad = case
+    assert _conv._side_by_side(fn, xshape[1] * fh * fw) == (xshape[1] > 1)  # both layouts are met
     rng = np.random.default_rng(7)
     x = rng.standard_normal(xshape)
     W = rng.standard_normal((fn, xshape[1], fh, fw))
