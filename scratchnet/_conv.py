@@ -1,10 +1,12 @@
-"""Speed helpers for Convolution and Pooling: windows by stride tricks, col2im by strided adds.
+"""Speed helpers for Convolution and Pooling: columns a few samples at a time, col2im by strided adds.
 
-The layers keep their columns in the layout (N, C*FH*FW, OH*OW), the transpose of each sample's
-block of the textbook's (N*OH*OW, C*FH*FW) matrix. With it, each kernel offset (i, j) is one
-contiguous (N, C, OH, OW) slab of the columns, so taking windows and putting gradients back are
-FH*FW vectorised copies or adds, and a batched matmul gives outputs directly in NCHW order (no
-transpose copy between layers). docs/convolution.md has the reasoning and the measurements.
+The convolution's columns (each sample's window at each output position) are taken by one
+strided copy per kernel offset, a few samples at a time (``CHUNK_BYTES``), and multiplied at once
+while they are still in cache; the backward pass takes them again for dW rather than keeping the
+batch's. The bias rides in the matmul (a row of ones below the columns). dx of a stride-1
+convolution is the "full" convolution of dout, through the same kernel; other strides use
+col2im's strided adds. The book's 2x2 max pool has its own path that remembers the winners.
+docs/convolution.md has the reasoning and the measurements.
 
 Nothing here checks its input: the public functions in ``scratchnet.util`` and the layers do.
 """

@@ -602,8 +602,9 @@ class Convolution(Layer):
 
     ``forward`` takes x (N, C, H, W) and returns (N, FN, OH, OW) with
     OH = (H + 2*pad - FH) / stride + 1 (likewise OW); sizes that do not tile raise ValueError.
-    Computed as im2col and one matmul per sample (LeCun et al. 1998,
-    http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf).
+    Computed as im2col and matmuls, a few samples at a time (scratchnet._conv; LeCun et al. 1998,
+    http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf). ``backward`` uses the x kept by
+    ``forward`` (as the book's layer keeps ``self.x``).
     """
 
     def __init__(self, W, b, stride: int = 1, pad: int = 0) -> None:
