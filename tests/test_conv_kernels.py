@@ -22,7 +22,18 @@ CASES = [
     ((3, 4, 6, 6), (5, 3, 3), 1, 2),   # the book's fourth convolution: pad 2 on 3x3
     ((4, 1, 8, 8), (6, 3, 3), 1, 0),   # many filters over few pixels (SimpleConvNet): one matmul per sample
     ((3, 1, 9, 9), (5, 3, 3), 2, 1),   # the same with stride 2
+    ((3, 2, 12, 20), (3, 3, 3), 1, 1),  # wide images: columns in long rows, forward and dx
 ]
+
+
+def test_the_cases_meet_the_long_rows_layout_and_the_plain_one():
+    layouts = set()
+    for (n, c, h, w), (fn, fh, fw), stride, pad in CASES:
+        oh, ow = (h + 2 * pad - fh) // stride + 1, (w + 2 * pad - fw) // stride + 1
+        xp = np.empty((n, c, h + 2 * pad, w + 2 * pad))
+        side = _conv._side_by_side(fn, c * fh * fw)
+        layouts.add((side, side and _conv._span(xp, stride, oh, ow, side)[1] == w + 2 * pad))
+    assert layouts == {(False, False), (True, False), (True, True)}
 
 
 def textbook_conv(x, W, b, stride, pad, dout):
@@ -57,14 +68,14 @@ def test_chunked_convolution_agrees_with_the_textbook_im2col(case, chunk_bytes, 
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_a_second_batch_size_reuses_nothing_stale(monkeypatch):
-    monkeypatch.setattr(_conv, "CHUNK_BYTES", 15000)  # chunks of 2 samples
+def test_other_batch_and_image_sizes_reuse_nothing_stale(monkeypatch):
+    monkeypatch.setattr(_conv, "CHUNK_BYTES", 15000)  # chunks of 2 samples at 6x6
     rng = np.random.default_rng(8)
     W, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
     layer = Convolution(W, b, stride=1, pad=1)
-    for n in (5, 2, 5):
-        x = rng.standard_normal((n, 2, 6, 6))
-        dout = rng.standard_normal((n, 3, 6, 6))
+    for n, h, w in ((5, 6, 6), (2, 6, 6), (5, 6, 6), (5, 10, 24), (5, 12, 20), (4, 12, 20), (3, 6, 6)):
+        x = rng.standard_normal((n, 2, h, w))
+        dout = rng.standard_normal((n, 3, h, w))
         y = layer.forward(x)
         dx = layer.backward(dout)
         ey, edW, _, edx = textbook_conv(x, W, b, 1, 1, dout)
