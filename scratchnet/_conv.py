@@ -1,10 +1,12 @@
-"""Speed helpers for Convolution and Pooling: windows by stride tricks, col2im by strided adds.
+"""Speed helpers for Convolution and Pooling: columns a few samples at a time, col2im by strided adds.
 
-The layers keep their columns in the layout (N, C*FH*FW, OH*OW), the transpose of each sample's
-block of the textbook's (N*OH*OW, C*FH*FW) matrix. With it, each kernel offset (i, j) is one
-contiguous (N, C, OH, OW) slab of the columns, so taking windows and putting gradients back are
-FH*FW vectorised copies or adds, and a batched matmul gives outputs directly in NCHW order (no
-transpose copy between layers). docs/convolution.md has the reasoning and the measurements.
+The convolution's columns (each sample's window at each output position) are taken by one
+strided copy per kernel offset, a few samples at a time (``CHUNK_BYTES``), and multiplied at once
+while they are still in cache; the backward pass takes them again for dW rather than keeping the
+batch's. The bias rides in the matmul (a row of ones below the columns). dx of a stride-1
+convolution is the "full" convolution of dout, through the same kernel; other strides use
+col2im's strided adds. The book's 2x2 max pool has its own path that remembers the winners.
+docs/convolution.md has the reasoning and the measurements.
 
 Nothing here checks its input: the public functions in ``scratchnet.util`` and the layers do.
 """
@@ -125,6 +127,205 @@ def max_pool_backward(xp: np.ndarray, m: np.ndarray, dout: np.ndarray, ph: int, 
     return dxp
 
 
+def scratch(bufs: dict, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The scratch array ``bufs[key]``, reallocated only when the shape or dtype changes."""
+    buf = bufs.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = bufs[key] = np.empty(shape, dtype=dtype)
+    return buf
+
+
+#: Bytes of columns taken at a time. The batch's columns (45 MB for DeepConvNet's second
+#: convolution) would be written to memory and read back; a few samples' columns stay in cache
+#: between the copy and the matmul that reads them (docs/convolution.md has the measurements).
+CHUNK_BYTES = 2 << 20
+
+
+def _chunks(n: int, rows: int, itemsize: int):
+    step = max(1, min(n, CHUNK_BYTES // max(rows * itemsize, 1)))
+    return step, range(0, n, step)
+
+
+def _span(xp: np.ndarray, stride: int, oh: int, ow: int, side_by_side: bool) -> tuple[int, int]:
+    """(columns per sample, distance between output rows among them) of :func:`_columns`' layout.
+
+    Long rows (stride 1, side by side) unless their extra columns, the matmul's extra work, pass
+    15 % (DeepConvNet's 8x8 layers: 22 %, where they measured no faster).
+    """
+    wp = xp.shape[3]
+    if side_by_side and stride == 1 and (oh - 1) * wp + ow <= 1.15 * oh * ow:
+        return (oh - 1) * wp + ow, wp
+    return oh * ow, ow
+
+
+def _columns(xp: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int, buf: np.ndarray,
+             bias: bool, side_by_side: bool) -> np.ndarray:
+    """The columns of the M samples of xp, in ``buf``'s memory, with a last row of ones if ``bias``.
+
+    side_by_side: (C*FH*FW [+ 1], M*S), sample n's S columns side by side, so that one matmul
+    covers the M samples. With stride 1 these are "long rows": S = (OH-1)*Wp + OW columns per
+    sample, column y*Wp + x holding the window at output position (y, x) (for x < OW; the
+    others, windows that wrap around the row's end, are computed and never read). Each kernel
+    offset of each channel is then one contiguous run of xp, copied about twice as fast as
+    OH runs of OW. Otherwise S = OH*OW. Not side by side: (M, C*FH*FW [+ 1], OH*OW), one matrix
+    per sample, as :func:`im2col_t`.
+    """
+    m, c, hp, wp = xp.shape
+    k = c * fh * fw
+    span, row = _span(xp, stride, oh, ow, side_by_side)
+    if side_by_side and row == wp != ow:  # long rows
+        cols = buf[:(k + bias) * m * span].reshape(k + bias, m, span)
+        flat = xp.reshape(m, c, hp * wp)
+        windows = cols[:k].reshape(c, fh, fw, m, span)
+        for i in range(fh):
+            for j in range(fw):
+                start = i * wp + j
+                np.copyto(windows[:, i, j], flat[:, :, start:start + span].transpose(1, 0, 2))
+        ones = cols[k:]
+    elif side_by_side:
+        cols = buf[:(k + bias) * m * span].reshape(k + bias, m, span)
+        windows = cols[:k].reshape(c, fh, fw, m, oh, ow)
+        for i in range(fh):
+            for j in range(fw):
+                np.copyto(windows[:, i, j], offset_view(xp, i, j, stride, oh, ow).transpose(1, 0, 2, 3))
+        ones = cols[k:]
+    else:
+        cols = buf[:m * (k + bias) * span].reshape(m, k + bias, span)
+        windows = cols[:, :k].reshape(m, c, fh, fw, oh, ow)
+        for i in range(fh):
+            for j in range(fw):
+                np.copyto(windows[:, :, i, j], offset_view(xp, i, j, stride, oh, ow))
+        ones = cols[:, k:]
+    if bias:
+        ones.fill(1)
+    return cols.reshape(k + bias, m * span) if side_by_side else cols
+
+
+def _positions(a: np.ndarray, m: int, oh: int, ow: int, span: int, row: int) -> np.ndarray:
+    """The (R, M, OH, OW) view of an (R, M*span) C-contiguous array laid out as :func:`_columns`."""
+    item = a.itemsize
+    return np.lib.stride_tricks.as_strided(a, (a.shape[0], m, oh, ow), (m * span * item, span * item,
+                                                                        row * item, item))
+
+
+def _side_by_side(fn: int, k: int) -> bool:
+    """Whether one matmul per chunk pays: its result needs a transposing copy (FN rows, not K).
+
+    It is one BLAS call in place of one per sample (at 2 threads each call wakes and joins the
+    second thread), and runs as fast at 1 thread when FN is small next to K (DeepConvNet). With
+    SimpleConvNet's 30 filters over 25 pixels, the copy would outweigh the columns'.
+    """
+    return 4 * fn <= k
+
+
+def conv_gemm(xp: np.ndarray, W2: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
+              out: np.ndarray, bufs: dict, b: np.ndarray | None = None, key: str = "col") -> np.ndarray:
+    """out[n] = W2 @ im2col(xp[n]) (+ b per row) for every sample n, a few samples at a time.
+
+    xp (N, C, Hp, Wp) padded input; W2 (FN, C*FH*FW); b (FN,) or None; out (N, FN, OH*OW),
+    C-contiguous. The bias rides in the matmul as one more column of W2 against a row of ones
+    below the columns, instead of a pass over the output.
+    """
+    n, k = xp.shape[0], W2.shape[1]
+    fn, bias = W2.shape[0], b is not None
+    wide = _side_by_side(fn, k)
+    span, row = _span(xp, stride, oh, ow, wide)
+    step, starts = _chunks(n, (k + bias) * span, xp.dtype.itemsize)
+    buf = scratch(bufs, key, ((k + bias) * step * span,), xp.dtype)
+    res = scratch(bufs, key + "_out", (fn * step * span,), xp.dtype) if wide else None
+    if bias:
+        W2 = np.concatenate([W2, b[:, None]], axis=1)
+    for s in starts:
+        m = min(step, n - s)
+        cols = _columns(xp[s:s + m], fh, fw, stride, oh, ow, buf, bias, wide)
+        if wide:
+            r = np.matmul(W2, cols, out=res[:fn * m * span].reshape(fn, m * span))
+            np.copyto(out[s:s + m].reshape(m, fn, oh, ow),
+                      _positions(r, m, oh, ow, span, row).transpose(1, 0, 2, 3))
+        else:
+            np.matmul(W2, cols, out=out[s:s + m])
+    return out
+
+
+def conv_weight_grad(xp: np.ndarray, dout: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
+                     dW: np.ndarray, db: np.ndarray, bufs: dict) -> None:
+    """dW (FN, C*FH*FW) = the sum over samples of dout[n] @ im2col(xp[n]).T, and db (FN,).
+
+    dout (N, FN, OH*OW), C-contiguous. The columns are taken again, a few samples at a time:
+    that costs less than keeping the batch's from the forward pass, which would be read back
+    from memory. The products are computed transposed, cols @ dout.T (K + 1, FN): with the long
+    axis summed inside the matmul, OpenBLAS runs that form about 1.5x faster. The row of ones
+    below the columns (see :func:`conv_gemm`) gives db. Side by side, dout is laid out as the
+    columns, zero where a long row's column is no output position.
+    """
+    n, k, fn = xp.shape[0], dW.shape[1], dW.shape[0]
+    wide = _side_by_side(fn, k)
+    span, row = _span(xp, stride, oh, ow, wide)
+    step, starts = _chunks(n, (k + 1) * span, xp.dtype.itemsize)
+    buf = scratch(bufs, "col", ((k + 1) * step * span,), xp.dtype)
+    parts = scratch(bufs, "dw_parts", (len(starts) if wide else n, k + 1, fn), xp.dtype)
+    for c, s in enumerate(starts):
+        m = min(step, n - s)
+        cols = _columns(xp[s:s + m], fh, fw, stride, oh, ow, buf, True, wide)
+        if wide:
+            # Zeroed once per layout: the positions written are then always the same ones.
+            key, layout = ("col_dout" if m == step else "col_dout_last"), (fn, m, oh, ow, span, row, xp.dtype)
+            d = bufs.get(key)
+            if d is None or bufs.get(key + "_layout") != layout:
+                d = bufs[key] = np.zeros((fn, m * span), dtype=xp.dtype)
+                bufs[key + "_layout"] = layout
+            np.copyto(_positions(d, m, oh, ow, span, row),
+                      dout[s:s + m].reshape(m, fn, oh, ow).transpose(1, 0, 2, 3))
+            np.matmul(cols, d.T, out=parts[c])
+        else:
+            np.matmul(cols, dout[s:s + m].transpose(0, 2, 1), out=parts[s:s + m])
+    total = np.add.reduce(parts, axis=0)
+    np.copyto(dW, total[:k].T)
+    np.copyto(db, total[k])
+
+
+def max_pool_2x2(x: np.ndarray, out: np.ndarray, bufs: dict) -> np.ndarray:
+    """Max over the 2x2 windows with stride 2 that tile x (N, C, 2*OH, 2*OW), into out (N, C, OH, OW).
+
+    The four corners of the windows are first copied apart, each (N, C, OH, OW) and contiguous
+    (np.maximum over stride-2 views runs about 10x slower than over contiguous arrays). Then in
+    two steps, each remembering which side won (in ``bufs``, for the backward pass): the maximum
+    of the two columns in each row, then of the two rows. A strict ``>`` sends ties to the left
+    and to the top, and taking the columns first makes that the window's first maximum in
+    row-major order, the textbook's argmax.
+    """
+    n, c, h, w = x.shape
+    oh, ow = h // 2, w // 2
+    corners = scratch(bufs, "pool_corners", (4, n, c, oh, ow), x.dtype)
+    for k in range(4):
+        np.copyto(corners[k], x[:, :, k // 2::2, k % 2::2])
+    rows = scratch(bufs, "pool_rows", (2, n, c, oh, ow), x.dtype)
+    right = scratch(bufs, "pool_right", (n, c, oh, 2, ow), np.dtype(bool))  # per input row
+    for r in (0, 1):
+        left_, right_ = corners[2 * r], corners[2 * r + 1]
+        np.maximum(left_, right_, out=rows[r])
+        np.greater(right_, left_, out=right[:, :, :, r])
+    lower = scratch(bufs, "pool_lower", (n, c, oh, ow), np.dtype(bool))
+    np.maximum(rows[0], rows[1], out=out)
+    np.greater(rows[1], rows[0], out=lower)
+    return out
+
+
+def max_pool_2x2_backward(dout: np.ndarray, dx: np.ndarray, bufs: dict) -> np.ndarray:
+    """The gradient of :func:`max_pool_2x2` (its last call, through ``bufs``) into dx, C-contiguous.
+
+    d - d * mask is exactly d where the mask is 0 and exactly 0 where it is 1 (finite d).
+    """
+    n, c, h, w = dx.shape
+    drows = scratch(bufs, "pool_drows", (n, c, h // 2, 2, w // 2), dx.dtype)
+    np.multiply(dout, bufs["pool_lower"], out=drows[:, :, :, 1])
+    np.subtract(dout, drows[:, :, :, 1], out=drows[:, :, :, 0])
+    d4, dx5 = drows.reshape(n, c, h, w // 2), dx.reshape(n, c, h, w // 2, 2)
+    np.multiply(d4, bufs["pool_right"].reshape(n, c, h, w // 2), out=dx5[..., 1])
+    np.subtract(d4, dx5[..., 1], out=dx5[..., 0])
+    return dx
+
+
 def input_grad_stride1(dout: np.ndarray, W: np.ndarray, pad: int, out: np.ndarray,
                        bufs: dict) -> np.ndarray:
     """dx of a stride-1 convolution with pad < FH and pad < FW, as a "full" convolution of dout.
@@ -144,7 +345,6 @@ def input_grad_stride1(dout: np.ndarray, W: np.ndarray, pad: int, out: np.ndarra
         dp = bufs["dout_padded"] = np.zeros(shape, dtype=dout.dtype)
     dp[:, :, ph:ph + oh, pw:pw + ow] = dout
     h, w = out.shape[2:]
-    col = bufs["dout_col"] = im2col_t(dp, fh, fw, 1, h, w, out=bufs.get("dout_col"))
     flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, fn * fh * fw)
-    np.matmul(flipped, col, out=out.reshape(n, c, h * w))
+    conv_gemm(dp, flipped, fh, fw, 1, h, w, out.reshape(n, c, h * w), bufs, key="dx_col")
     return out

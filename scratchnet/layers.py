@@ -599,8 +599,9 @@ class Convolution(Layer):
 
     ``forward`` takes x (N, C, H, W) and returns (N, FN, OH, OW) with
     OH = (H + 2*pad - FH) / stride + 1 (likewise OW); sizes that do not tile raise ValueError.
-    Computed as im2col and one matmul per sample (LeCun et al. 1998,
-    http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf).
+    Computed as im2col and matmuls, a few samples at a time (scratchnet._conv; LeCun et al. 1998,
+    http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf). ``backward`` uses the x kept by
+    ``forward`` (as the book's layer keeps ``self.x``).
     """
 
     def __init__(self, W, b, stride: int = 1, pad: int = 0) -> None:
@@ -620,11 +621,9 @@ class Convolution(Layer):
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
         self.x: np.ndarray | None = None
-        self._col: np.ndarray | None = None  # (N, C*FH*FW, OH*OW), reused by the next forward
+        self._xp: np.ndarray | None = None  # x padded (x itself when pad is 0)
         self._pad_buf: np.ndarray | None = None
-        self._dcol: np.ndarray | None = None
-        self._dw_parts: np.ndarray | None = None
-        self._dx_bufs: dict[str, np.ndarray] = {}
+        self._bufs: dict[str, np.ndarray] = {}  # scratch arrays of _conv, reused between calls
 
     # Assignable like Affine's (Layer._set_array): the book's load_params does ``layer.W = ...``.
     W = property(lambda self: self.params["W"], lambda self, v: self._set_array(self.params, "W", v))
@@ -655,10 +654,9 @@ class Convolution(Layer):
         oh = conv_output_size(h, fh, self.stride, self.pad)
         ow = conv_output_size(w, fw, self.stride, self.pad)
         out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))  # before any buffer changes
-        xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
-        self._col = _conv.im2col_t(xp, fh, fw, self.stride, oh, ow, out=self._col)
-        np.matmul(W.reshape(fn, -1), self._col, out=out.reshape(n, fn, oh * ow))
-        out += self.params["b"][:, None, None]
+        self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
+        _conv.conv_gemm(self._xp, W.reshape(fn, -1), fh, fw, self.stride, oh, ow,
+                        out.reshape(n, fn, oh * ow), self._bufs, b=self.params["b"])
         self.x = x
         return out
 
@@ -675,32 +673,23 @@ class Convolution(Layer):
         self._require_forward(self.x is not None)
         W = self.params["W"]
         fn, c, fh, fw = W.shape
-        n, p = self.x.shape[0], self._col.shape[2]
-        oh = (self.x.shape[2] + 2 * self.pad - fh) // self.stride + 1
-        dout = self._check_dout(dout, (n, fn, oh, p // oh), W.dtype)
-        d3 = np.ascontiguousarray(dout).reshape(n, fn, p)
-        # dW = sum over samples of dout_n @ col_n.T: one small matmul per sample, then one sum.
-        parts = self._dw_parts
-        if parts is None or parts.shape != (n, fn, self._col.shape[1]) or parts.dtype != W.dtype:
-            parts = self._dw_parts = np.empty((n, fn, self._col.shape[1]), dtype=W.dtype)
-        np.matmul(d3, self._col.transpose(0, 2, 1), out=parts)
-        np.add.reduce(parts, axis=0, out=self._grad_buffer("W").reshape(fn, -1))
-        np.add.reduce(d3.sum(axis=2), axis=0, out=self._grad_buffer("b"))
+        n, _, hp, wp = self._xp.shape
+        oh, ow = (hp - fh) // self.stride + 1, (wp - fw) // self.stride + 1
+        dout = self._check_dout(dout, (n, fn, oh, ow), W.dtype)
+        d3 = np.ascontiguousarray(dout).reshape(n, fn, oh * ow)
+        _conv.conv_weight_grad(self._xp, d3, fh, fw, self.stride, oh, ow,
+                               self._grad_buffer("W").reshape(fn, -1), self._grad_buffer("b"), self._bufs)
         if not input_grad:
             return None
         if self.stride == 1 and self.pad < fh and self.pad < fw:
             dx = _check_out_contiguous(self._out(out, self.x.shape, W.dtype))
-            return _conv.input_grad_stride1(dout, W, self.pad, dx, self._dx_bufs)
-        dcol = self._dcol
-        if dcol is None or dcol.shape != self._col.shape or dcol.dtype != W.dtype:
-            dcol = self._dcol = np.empty_like(self._col)
+            return _conv.input_grad_stride1(dout, W, self.pad, dx, self._bufs)
+        dcol = _conv.scratch(self._bufs, "dcol", (n, c * fh * fw, oh * ow), W.dtype)
         np.matmul(W.reshape(fn, -1).T, d3, out=dcol)
-        h, w = self.x.shape[2:]
         if self.pad == 0:
             dx = _check_out_contiguous(self._out(out, self.x.shape, W.dtype))
             return _conv.col2im_t(dcol, self.x.shape, fh, fw, self.stride, out=dx)
-        padded_shape = (n, c, h + 2 * self.pad, w + 2 * self.pad)
-        dxp = _conv.col2im_t(dcol, padded_shape, fh, fw, self.stride)
+        dxp = _conv.col2im_t(dcol, self._xp.shape, fh, fw, self.stride)
         dx = self._out(out, self.x.shape, W.dtype)
         np.copyto(dx, _conv.unpadded(dxp, self.pad))
         return dx
@@ -734,6 +723,8 @@ class Pooling(Layer):
         self._pad_buf: np.ndarray | None = None
         self._max: np.ndarray | None = None
         self._masks: tuple[np.ndarray, np.ndarray] | None = None
+        self._bufs: dict[str, np.ndarray] = {}  # the 2x2 path's scratch arrays and winners
+        self._tiled_2x2 = False  # whether the last forward took that path
 
     def __repr__(self) -> str:
         return f"Pooling({self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad})"
@@ -757,6 +748,11 @@ class Pooling(Layer):
         oh = conv_output_size(h, self.pool_h, self.stride, self.pad)
         ow = conv_output_size(w, self.pool_w, self.stride, self.pad)
         out = self._out(out, (n, c, oh, ow), x.dtype)  # checked before the kept input changes
+        self._tiled_2x2 = self.pool_h == self.pool_w == self.stride == 2 and self.pad == 0
+        if self._tiled_2x2:  # the book's pool: windows that tile x (other sizes raised above)
+            _conv.max_pool_2x2(x, out, self._bufs)
+            self.x = x
+            return out
         self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
         _conv.max_pool(self._xp, self.pool_h, self.pool_w, self.stride, oh, ow, out)
         # backward compares against the maxima: keep a copy, as the caller may reuse ``out``.
@@ -769,6 +765,14 @@ class Pooling(Layer):
     def backward(self, dout, out: np.ndarray | None = None) -> np.ndarray:
         """Return dx (N, C, H, W): dout at each window's first maximum, summed where windows overlap."""
         self._require_forward(self.x is not None)
+        if self._tiled_2x2:
+            n, c, h, w = self.x.shape
+            dout = self._check_dout(dout, (n, c, h // 2, w // 2), self.x.dtype)
+            dx = self._out(out, self.x.shape, self.x.dtype)
+            if dx.flags.c_contiguous:
+                return _conv.max_pool_2x2_backward(dout, dx, self._bufs)
+            np.copyto(dx, _conv.max_pool_2x2_backward(dout, np.empty_like(dx, order="C"), self._bufs))
+            return dx
         m = self._max
         dout = self._check_dout(dout, m.shape, m.dtype)
         masks = self._masks

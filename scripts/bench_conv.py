@@ -6,7 +6,8 @@
 
 For each network and thread count, these sides train from the same initial weights on the same
 batches (MNIST, batch 100, Adam lr 0.001), interleaved round by round so that a change in the
-machine's load hits all of them; each figure is the median ms/step over the rounds:
+machine's load hits all of them; each figure is the median ms/step over the rounds, and "best"
+the fastest round (the one least disturbed by other work on a shared machine):
 
 - ``gradient+update``: scratchnet as a user's loop runs it, ``net.gradient(x, t)`` then
   ``optimizer.update(net.params, grads)``, float32;
@@ -315,7 +316,7 @@ def run(kind, threads, data, args, torch) -> dict:
                 if r:
                     times[side.name].append(per_step * 1e3)
         acc = {s.name: s.accuracy(xte[:1000], tte[:1000]) for s in sides}
-    return {name: (statistics.median(ts), acc[name]) for name, ts in times.items()}
+    return {name: (statistics.median(ts), min(ts), acc[name]) for name, ts in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -340,16 +341,20 @@ def main(argv: list[str] | None = None) -> int:
     data = ((xtr.astype(np.float32), ttr), (xte.astype(np.float32), tte))
     print("command: python scripts/bench_conv.py " + shlex.join(sys.argv[1:] if argv is None else argv))
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    rows = [("net", "threads", "side", "ms/step", "s/epoch", "vs torch", "textbook / this", "test acc")]
+    rows = [("net", "threads", "side", "ms/step", "s/epoch", "vs torch", "textbook / this",
+             "best ms/step", "best vs torch", "best textbook / this", "test acc")]
     for kind in args.nets.split(","):
         for threads in (int(n) for n in args.threads.split(",")):
             res = run(kind, threads, data, args, torch)
-            base = res.get("torch", (None,))[0]
-            book = res.get("textbook (float64)", (None,))[0]
-            for name, (ms, acc) in res.items():
+            base, base_best = res.get("torch", (None, None))[:2]
+            book, book_best = res.get("textbook (float64)", (None, None))[:2]
+            for name, (ms, best, acc) in res.items():
                 rows.append((kind, str(threads), name, f"{ms:.1f}", f"{ms * 0.6:.1f}",
                              f"{ms / base:.2f}x" if base else "-",
-                             f"{book / ms:.1f}x" if book and "textbook" not in name else "-", f"{acc:.3f}"))
+                             f"{book / ms:.1f}x" if book and "textbook" not in name else "-",
+                             f"{best:.1f}", f"{best / base_best:.2f}x" if base else "-",
+                             f"{book_best / best:.1f}x" if book and "textbook" not in name else "-",
+                             f"{acc:.3f}"))
             print("\n".join(format_table(rows[:1] + rows[-len(res):])), file=sys.stderr)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print("\n".join(format_table(rows)))
