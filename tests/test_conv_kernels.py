@@ -1,8 +1,9 @@
 """The speed paths of Convolution and Pooling (scratchnet/_conv.py) against the plain im2col forms.
 
 The chunked convolution kernels are checked with chunks small enough that a batch takes several,
-the last one partial, in both column layouts (one matmul per chunk, one per sample); the 2x2 pool against the general pooling path and a textbook argmax, with
-many ties (small integers) and windows that are all zero.
+the last one partial, in both column layouts (one matmul per chunk, one per sample); the 2x2 pool
+against the general pooling path and a textbook argmax, with many ties (small integers) and windows
+that are all zero.
 """
 
 from __future__ import annotations
