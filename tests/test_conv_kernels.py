@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchnet import Convolution, Pooling, col2im, im2col
-from scratchnet import _conv
+from scratchnet import Convolution, Pooling, _conv, col2im, im2col
 
 # (N, C, H, W), (FN, FH, FW), stride, pad
 CASES = [
