@@ -1,0 +1,106 @@
+"""The training step of a plain MLP with its checks done once per batch shape (see docs/speed.md).
+
+``Sequential.loss_and_gradient`` runs its layers one by one, each checking its input, and the
+network finding each layer an output buffer by a lookup per call. For the common network, a chain
+of ``Affine``, ``Sigmoid`` and ``Relu`` layers ending in the fused ``SoftmaxWithLoss``, all of that
+is the same on every step of a given batch shape: :class:`FastStep` checks it once per shape (and
+dtype), keeps the buffers, and then calls the layers' unchecked ``_forward``/``_backward``, the very
+code their public methods run after checking. The numbers are therefore the layer path's, bit for
+bit (tests/test_fast_step.py), and the layers are left holding what their own forward would have
+left (``Affine.x``, ``Sigmoid.out``, the loss layer's ``t``, ``loss``, softmax).
+
+Every call still checks what can change between calls of one shape: the labels (integers in
+[0, C)) and that the network still has the layers it was planned for. Anything else (another
+shape or dtype, one-hot or (N, 1) targets, an image-shaped batch of the wrong size, a list) returns
+None, and the network takes the general path, which gives the usual errors.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+
+_KINDS = (Affine, Sigmoid, Relu)
+
+
+def fits(layer_list: list) -> bool:
+    """True for Affine, then Affine/Sigmoid/Relu layers (these exact classes), then the softmax loss."""
+    *hidden, loss = layer_list
+    return (bool(hidden) and type(hidden[0]) is Affine and all(type(layer) in _KINDS for layer in hidden)
+            and type(loss) is SoftmaxWithLoss)
+
+
+class FastStep:
+    """The forward and backward pass of ``net`` for one batch shape at a time, into kept buffers."""
+
+    def __init__(self, layer_list: list, dtype: np.dtype) -> None:
+        self.layer_list, self.planned = layer_list, tuple(layer_list)
+        self.dtype = np.dtype(dtype)
+        self.key: tuple | None = None
+
+    def _plan(self, x: np.ndarray, t: np.ndarray) -> bool:
+        """Check and prepare the buffers for batches like (x, t); False if this path does not apply."""
+        self.key = None
+        *hidden, loss = self.planned
+        d = hidden[0].params["W"].shape[0]
+        if (x.dtype.kind != "f" or x.ndim < 2 or x.shape[0] == 0 or math.prod(x.shape[1:]) != d
+                or t.shape != (x.shape[0],) or t.dtype.kind not in "iu"):
+            return False
+        if any(layer.params["W"].dtype != self.dtype for layer in hidden if type(layer) is Affine):
+            return False
+        n = x.shape[0]
+        self.cast = None if x.dtype == self.dtype else np.empty((n, d), self.dtype)
+        self.flat = x.ndim != 2
+        forward, backward, width = [], [], d
+        for i, layer in enumerate(hidden):
+            if type(layer) is Affine:
+                width = layer.params["W"].shape[1]
+            forward.append((layer._forward, np.empty((n, width), self.dtype)))
+        widths = [d] + [buf.shape[1] for _, buf in forward]
+        for i in range(len(hidden) - 1, 0, -1):
+            backward.append((hidden[i], type(hidden[i]) is Affine, np.empty((n, widths[i]), self.dtype)))
+        self.forward, self.backward = forward, backward
+        self.classes = widths[-1]
+        self.loss_out = np.empty((n, self.classes), self.dtype)
+        self.key = (x.shape, x.dtype, t.shape, t.dtype)
+        return True
+
+    def __call__(self, x, t) -> float | None:
+        """Run the step and return the loss (weight decay not included), or None to take the general path."""
+        if type(x) is not np.ndarray or type(t) is not np.ndarray:
+            return None
+        if (x.shape, x.dtype, t.shape, t.dtype) != self.key and not self._plan(x, t):
+            return None
+        lst = self.layer_list
+        if len(lst) != len(self.planned) or not all(map(operator.is_, lst, self.planned)):
+            return None  # a layer was replaced: plan again next time
+        loss_layer = lst[-1]
+        if loss_layer.form != "fused" or np.maximum.reduce(t) >= self.classes:
+            return None
+        if t.dtype.kind == "i" and np.minimum.reduce(t) < 0:
+            return None
+        labels = t.astype(np.intp, copy=False)
+        first = lst[0]
+        if self.cast is not None:
+            np.copyto(self.cast, x.reshape(self.cast.shape) if self.flat else x, casting="same_kind")
+            out = self.cast
+        else:
+            out = x.reshape(x.shape[0], -1) if self.flat else x
+        for forward, buf in self.forward:
+            out = forward(out, buf)
+        first.original_x_shape = x.shape
+        loss = loss_layer._forward_labels(out, labels)
+        dout = loss_layer._backward(1.0, self.loss_out)
+        for layer, affine, buf in self.backward:
+            if affine:
+                g = layer.grads
+                dout = layer._backward(dout, buf, g["W"], g["b"])
+            else:
+                dout = layer._backward(dout, buf)
+        g = first.grads
+        first._backward(dout, None, g["W"], g["b"])  # nobody needs the input's gradient
+        return loss
