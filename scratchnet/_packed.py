@@ -28,6 +28,7 @@ class ParamLayout:
         sizes = [math.prod(s) for s in self.shapes]
         self.offsets = tuple(int(o) for o in np.cumsum([0, *sizes[:-1]]))
         self.size = sum(sizes)
+        self._slices = tuple(zip([slice(o, o + n) for o, n in zip(self.offsets, sizes)], self.shapes))
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{n}{s}@{o}" for n, s, o in zip(self.names, self.shapes, self.offsets))
@@ -35,11 +36,14 @@ class ParamLayout:
 
     def views(self, flat: np.ndarray) -> tuple[np.ndarray, ...]:
         """The arrays of ``flat`` (1-D, ``size`` elements), one per name."""
-        return tuple(flat[o:o + math.prod(s)].reshape(s) for o, s in zip(self.offsets, self.shapes))
+        return tuple([flat[part].reshape(shape) for part, shape in self._slices])
 
     def zeros(self) -> PackedDict:
         """A new flat buffer of zeros, as a PackedDict."""
-        flat = np.zeros(self.size, dtype=self.dtype)
+        return self.wrap(np.zeros(self.size, dtype=self.dtype))
+
+    def wrap(self, flat: np.ndarray) -> PackedDict:
+        """``flat`` (1-D, ``size`` elements of ``dtype``) as a PackedDict of its views."""
         views = self.views(flat)
         return PackedDict(zip(self.names, views), self, flat, views)
 
@@ -85,7 +89,5 @@ def packed_pair(params: Mapping, grads: Mapping) -> tuple[ParamLayout, np.ndarra
 def copy_arrays(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Copies of every array; an intact PackedDict is copied as one buffer and stays packed."""
     if isinstance(arrays, PackedDict) and arrays.intact():
-        flat = arrays.flat.copy()
-        views = arrays.layout.views(flat)
-        return PackedDict(zip(arrays.layout.names, views), arrays.layout, flat, views)
+        return arrays.layout.wrap(arrays.flat.copy())
     return {name: a.copy() for name, a in arrays.items()}
