@@ -59,13 +59,20 @@ class FastStep:
         for i, layer in enumerate(hidden):
             if type(layer) is Affine:
                 width = layer.params["W"].shape[1]
-            forward.append((layer._forward, np.empty((n, width), self.dtype)))
+                buf = np.empty((n, width), self.dtype)
+            elif type(hidden[i - 1]) is not Affine:
+                buf = np.empty((n, width), self.dtype)
+            # else: an activation after an Affine works in place: nothing needs the Affine's output.
+            forward.append((layer._forward, buf))
         widths = [d] + [buf.shape[1] for _, buf in forward]
-        for i in range(len(hidden) - 1, 0, -1):
-            backward.append((hidden[i], type(hidden[i]) is Affine, np.empty((n, widths[i]), self.dtype)))
-        self.forward, self.backward = forward, backward
         self.classes = widths[-1]
-        self.loss_out = np.empty((n, self.classes), self.dtype)
+        self.loss_out = incoming = np.empty((n, self.classes), self.dtype)
+        for i in range(len(hidden) - 1, 0, -1):
+            # Relu's backward may overwrite the gradient it receives (nothing else reads it).
+            buf = incoming if type(hidden[i]) is Relu else np.empty((n, widths[i]), self.dtype)
+            backward.append((hidden[i], type(hidden[i]) is Affine, buf))
+            incoming = buf
+        self.forward, self.backward = forward, backward
         self.key = (x.shape, x.dtype, t.shape, t.dtype)
         return True
 
