@@ -20,7 +20,10 @@ Each row trains one MLP on MNIST, batch 100, for ``--epochs`` timed epochs of ``
 - PyTorch, the same MLP from the same initial weights on the same index sequence:
   ``zero_grad``, forward, ``cross_entropy``, ``backward``, ``step``, ``loss.item()``;
 - the GEMM floor: only the matrix products one epoch of this MLP needs (x @ W1, h @ W2, h.T @ d,
-  d @ W2.T, x.T @ dh, with preallocated outputs), the least any NumPy implementation can spend.
+  d @ W2.T, x.T @ dh, with preallocated outputs), the least any NumPy implementation can spend;
+- the gather: only the epoch's batch gathers (``np.take`` of 100 random rows into reused arrays),
+  which every side pays too. ``floor/plain`` is (GEMM floor + gather) over the plain script: what
+  is left of 1.00 is all that any library could save on the plain script.
 
 The sides alternate epoch by epoch, so a change in the machine's load hits all of them, and every
 figure is the median of the timed epochs. Thread counts are set with threadpoolctl for NumPy's
@@ -329,6 +332,24 @@ class GemmFloor:
         return time.perf_counter() - start
 
 
+class GatherOnly:
+    """Only the batch gathers of one epoch (ScratchLoop's np.take into reused arrays): the other part,
+    besides the GEMM floor, that every side pays and no library can shrink."""
+
+    def __init__(self, x_train, t_train, batch_size: int) -> None:
+        self.x_train, self.t_train = x_train, t_train
+        self.xb = np.empty((batch_size, x_train.shape[1]), dtype=x_train.dtype)
+        self.tb = np.empty(batch_size, dtype=t_train.dtype)
+
+    def epoch(self, indices: np.ndarray) -> float:
+        xb, tb = self.xb, self.tb
+        start = time.perf_counter()
+        for idx in indices:
+            np.take(self.x_train, idx, axis=0, out=xb, mode="clip")
+            np.take(self.t_train, idx, axis=0, out=tb, mode="clip")
+        return time.perf_counter() - start
+
+
 # ------------------------------------------------------------------------------------------ the run
 def run_row(model: Model, threads: int, data, args, torch) -> dict:
     """Train every side of one row, alternating epoch by epoch; return medians and accuracies."""
@@ -343,6 +364,7 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
         torch.manual_seed(args.seed)
         sides["torch"] = TorchLoop(torch, model, sides["loop"].net, x_train, t_train)
     sides["gemm"] = GemmFloor(model, x_train, args.batch_size)
+    sides["gather"] = GatherOnly(x_train, t_train, args.batch_size)
     times: dict[str, list[float]] = {k: [] for k in sides}
     with blas_threads(threads, required=True):
         if torch is not None:
@@ -381,12 +403,13 @@ def format_row(model: Model, threads: int, r: dict) -> list[str]:
         _ratio(med["trainer"], ours), _seconds(med["gemm"]),
         f"{acc['loop']:.4f}", f"{acc['plain']:.4f}",
         "-" if "torch" not in acc else f"{acc['torch']:.4f}",
+        _seconds(med["gather"]), _ratio(med["gemm"] + med["gather"], plain),
     ]
 
 
 HEADER = ["model", "dtype", "threads", "loss_and_gradient", "gradient", "Trainer.fit", "plain", "torch",
           "ours/plain", "book/plain", "ours/torch", "book/torch", "fit/ours", "GEMM floor",
-          "acc ours", "acc plain", "acc torch"]
+          "acc ours", "acc plain", "acc torch", "gather", "floor/plain"]
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[Model]]:
