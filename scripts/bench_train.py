@@ -25,8 +25,10 @@ Each row trains one MLP on MNIST, batch 100, for ``--epochs`` timed epochs of ``
   which every side pays too. ``floor/plain`` is (GEMM floor + gather) over the plain script: what
   is left of 1.00 is all that any library could save on the plain script.
 
-The sides alternate epoch by epoch, so a change in the machine's load hits all of them, and every
-figure is the median of the timed epochs. Thread counts are set with threadpoolctl for NumPy's
+The sides alternate epoch by epoch (in an order that rotates), so a change in the machine's load
+hits all of them; every time is the median of the timed epochs and every ratio the median of the
+epoch-by-epoch ratios (on a busy machine, many short epochs, ``--epochs 30 --steps 100``, give the
+steadiest ratios). Thread counts are set with threadpoolctl for NumPy's
 BLAS and ``torch.set_num_threads`` for PyTorch, the same on both sides. After the run each side's
 test accuracy is printed, so that speed never hides a wrong result.
 
@@ -369,8 +371,12 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
     with blas_threads(threads, required=True):
         if torch is not None:
             torch.set_num_threads(threads)
+        keys = list(sides)
         for e, indices in enumerate(schedule):
-            for key, side in sides.items():
+            # The sides take turns in an order that rotates every epoch, so that none always runs
+            # right after the same other side (after PyTorch's threads, say).
+            for key in keys[e % len(keys):] + keys[:e % len(keys)]:
+                side = sides[key]
                 # Idle BLAS and OpenMP workers spin for a moment after their last call: let them
                 # stop before the next side starts, so that they do not slow it.
                 time.sleep(args.pause)
@@ -381,15 +387,22 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
             print(f"  [{model.name} {model.dtype}, {threads} thread(s)] epoch {e}: {done}",
                   file=sys.stderr, flush=True)
         acc = {k: sides[k].accuracy(x_test, t_test) for k in ("loop", "book", "plain", "torch") if k in sides}
-    return {"median": {k: statistics.median(v) for k, v in times.items()}, "accuracy": acc}
+    times["floor"] = [g + b for g, b in zip(times["gemm"], times["gather"], strict=True)]
+    # Ratios are the medians of the epoch-by-epoch ratios: both sides of one ratio ran in the same
+    # rotation, moments apart, so a change in the machine's load between epochs cancels out.
+    pairs = [("loop", "plain"), ("book", "plain"), ("loop", "torch"), ("book", "torch"), ("trainer", "loop"),
+             ("floor", "plain")]
+    ratio = {(a, b): statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
+             for a, b in pairs if a in times and b in times}
+    return {"median": {k: statistics.median(v) for k, v in times.items()}, "ratio": ratio, "accuracy": acc}
 
 
 def _seconds(x: float) -> str:
     return f"{x:.3f}" if x >= 0.01 else f"{x:.2g}"  # a smoke run's milliseconds stay visible
 
 
-def _ratio(a: float | None, b: float | None) -> str:
-    return "-" if a is None or b is None else f"{a / b:.2f}"
+def _ratio(r: dict, a: str, b: str) -> str:
+    return "-" if (a, b) not in r["ratio"] else f"{r['ratio'][a, b]:.2f}"
 
 
 def format_row(model: Model, threads: int, r: dict) -> list[str]:
@@ -399,11 +412,11 @@ def format_row(model: Model, threads: int, r: dict) -> list[str]:
         model.name, model.dtype, str(threads),
         _seconds(ours), _seconds(book), _seconds(med["trainer"]), _seconds(plain),
         "-" if torch_s is None else _seconds(torch_s),
-        _ratio(ours, plain), _ratio(book, plain), _ratio(ours, torch_s), _ratio(book, torch_s),
-        _ratio(med["trainer"], ours), _seconds(med["gemm"]),
+        _ratio(r, "loop", "plain"), _ratio(r, "book", "plain"), _ratio(r, "loop", "torch"),
+        _ratio(r, "book", "torch"), _ratio(r, "trainer", "loop"), _seconds(med["gemm"]),
         f"{acc['loop']:.4f}", f"{acc['plain']:.4f}",
         "-" if "torch" not in acc else f"{acc['torch']:.4f}",
-        _seconds(med["gather"]), _ratio(med["gemm"] + med["gather"], plain),
+        _seconds(med["gather"]), _ratio(r, "floor", "plain"),
     ]
 
 
