@@ -12,8 +12,10 @@
   very array assigned; in a network the values are copied into the array the network holds.
 - dtypes: a layer with parameters computes in its parameters' dtype; one without keeps the input's.
 - ``Affine``, ``Sigmoid``, ``Relu`` and ``SoftmaxWithLoss`` take ``out=`` (where to write the result),
-  as NumPy's functions do. The buffers and fused paths live in :mod:`scratchnet._kernels`; why and
-  how fast: docs/speed.md.
+  as NumPy's functions do. Their public methods check, then run the unchecked ``_forward`` /
+  ``_backward``, which a network's fast step (:mod:`scratchnet._fast_step`) calls directly once it
+  has checked a batch shape. The buffers and fused paths live in :mod:`scratchnet._kernels`; why
+  and how fast: docs/speed.md.
 """
 
 from __future__ import annotations

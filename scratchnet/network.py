@@ -39,7 +39,7 @@ from ._checks import (
 )
 from ._fast_step import FastStep
 from ._fast_step import fits as fast_step_fits
-from ._packed import PackedDict, ParamLayout, copy_arrays
+from ._packed import CopyPool, PackedDict, ParamLayout
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
 from .layers import Affine, BatchNormalization, Dropout, Layer, Relu, Sigmoid, SoftmaxWithLoss, train_flag
 from .util import atomic_write, format_table, read_npz
@@ -145,6 +145,7 @@ class Sequential(_NetworkState):
         }
         _check_unshared(self.params)
         self._packed_grads: PackedDict | None = None
+        self._grad_copies = CopyPool()
         self._decayed = [name for name, (_, key) in self._param_slots.items() if key == "W"]
         # Whether a failed step has state to restore (batch-norm statistics, dropout generators).
         self._restorable = bool(self._buffer_slots or self.generators())
@@ -226,7 +227,9 @@ class Sequential(_NetworkState):
         Returns the loss (float, weight decay included) and the gradients, keyed like ``params``:
         the layers' gradient buffers, overwritten by the next call (copy them to keep them). The
         activations and the gradients between layers go to buffers the network keeps and are never
-        handed out, so nothing the caller holds is overwritten.
+        handed out, so nothing the caller holds is overwritten. A chain of Affine, Sigmoid and Relu
+        layers with the fused loss takes the fast step of :mod:`scratchnet._fast_step` (checked once
+        per batch shape, the same numbers bit for bit); anything else goes layer by layer.
         """
         fast = self._fast_step
         loss = None if fast is None else fast(x, t)  # None: not this kind of batch (or network)
@@ -265,7 +268,7 @@ class Sequential(_NetworkState):
     def gradient(self, x, t) -> dict[str, np.ndarray]:
         """Gradients of the loss by backpropagation, keyed like ``params`` (fresh copies, safe to keep)."""
         _, grads = self.loss_and_gradient(x, t)
-        return copy_arrays(grads)
+        return self._grad_copies.copy(grads)  # into an earlier copy's buffer once nobody holds it
 
     def numerical_gradient(self, x, t, h: float = 1e-4, *, method: str = "auto",
                            threads: int | None = None) -> dict[str, np.ndarray]:

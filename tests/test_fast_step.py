@@ -157,3 +157,27 @@ def test_the_unchecked_update_is_left_after_load_state_dict_or_a_rebound_entry()
     assert not rebound.intact()
     sgd.update(net.params, rebound)
     np.testing.assert_array_equal(net.params["W1"], w1)
+
+
+def test_gradient_copies_are_never_overwritten_while_anything_holds_them():
+    net = TwoLayerNet(12, 5, 4, seed=0)
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((4, 12)) for _ in range(8)]
+    t = np.array([0, 1, 2, 3])
+    expected = [{k: g.copy() for k, g in net.gradient(x, t).items()} for x in xs]
+    held = [net.gradient(xs[0], t), net.gradient(xs[1], t)["W1"], net.gradient(xs[2], t).flat,
+            list(net.gradient(xs[3], t).values()), net.gradient(xs[4], t)["b2"][1:]]
+    for x in xs[5:]:
+        grads = net.gradient(x, t)  # the usual loop: the previous copy dropped after each call
+    np.testing.assert_array_equal(held[0]["W2"], expected[0]["W2"])
+    np.testing.assert_array_equal(held[1], expected[1]["W1"])
+    np.testing.assert_array_equal(held[2][:60], expected[2]["W1"].ravel())
+    np.testing.assert_array_equal(held[3][0], expected[3]["W1"])
+    np.testing.assert_array_equal(held[4], expected[4]["b2"][1:])
+    assert_same(dict(grads), expected[7])
+    # Dropped copies are written again: the usual loop alternates between two buffers.
+    buffers = set()
+    for x in xs:
+        grads = net.gradient(x, t)
+        buffers.add(id(grads.flat))
+    assert len(buffers) == 2
