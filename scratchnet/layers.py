@@ -369,7 +369,9 @@ class SoftmaxWithLoss(Layer):
             self._fused.softmax_into(dx)
         else:
             np.copyto(dx, self.y)
-        if t.ndim == 1:
+        if t.ndim == 1 and self._fused.flat_labels is not None and dx.flags.c_contiguous:
+            dx.reshape(-1)[self._fused.flat_labels] -= 1  # dx[rows, t] -= 1, by flat indices
+        elif t.ndim == 1:
             dx[self._fused.rows(x.shape[0]), t] -= 1
         else:
             dx -= t
