@@ -2,7 +2,7 @@
 
 ``Sequential.loss_and_gradient`` runs its layers one by one, each checking its input, and the
 network finding each layer an output buffer by a lookup per call. For the common network, a chain
-of ``Affine``, ``Sigmoid`` and ``Relu`` layers ending in the fused ``SoftmaxWithLoss``, all of that
+of ``Affine``, ``Sigmoid`` and ``Relu`` layers ending in ``SoftmaxWithLoss``, all of that
 is the same on every step of a given batch shape: :class:`FastStep` checks it once per shape (and
 dtype), keeps the buffers, and then calls the layers' unchecked ``_forward``/``_backward``, the very
 code their public methods run after checking. The numbers are therefore the layer path's, bit for
@@ -10,9 +10,11 @@ bit (tests/test_fast_step.py), and the layers are left holding what their own fo
 left (``Affine.x``, ``Sigmoid.out``, the loss layer's ``t``, ``loss``, softmax).
 
 Every call still checks what can change between calls of one shape: the labels (integers in
-[0, C)) and that the network still has the layers it was planned for. Anything else (another
-shape or dtype, one-hot or (N, 1) targets, an image-shaped batch of the wrong size, a list) returns
-None, and the network takes the general path, which gives the usual errors.
+[0, C)) and that the network still has the layers it was planned for. Other targets (one-hot,
+(N, 1), the textbook's loss form) go through the loss layer's public, checked ``forward``, as on
+the general path. Anything else (another shape or dtype, an image-shaped batch of the wrong size,
+a list, bad labels) returns None, and the network takes the general path, which gives the usual
+errors.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _KINDS = (Affine, Sigmoid, Relu)
 
 
 def fits(layer_list: list) -> bool:
-    """True for Affine, then Affine/Sigmoid/Relu layers (these exact classes), then the softmax loss."""
+    """True for Affine, then Affine/Sigmoid/Relu layers (these exact classes), then SoftmaxWithLoss."""
     *hidden, loss = layer_list
     return (bool(hidden) and type(hidden[0]) is Affine and all(type(layer) in _KINDS for layer in hidden)
             and type(loss) is SoftmaxWithLoss)
@@ -47,9 +49,11 @@ class FastStep:
         self.key = None
         *hidden, loss = self.planned
         d = hidden[0].params["W"].shape[0]
-        if (x.dtype.kind != "f" or x.ndim < 2 or x.shape[0] == 0 or math.prod(x.shape[1:]) != d
-                or t.shape != (x.shape[0],) or t.dtype.kind not in "iu"):
+        if x.dtype.kind != "f" or x.ndim < 2 or x.shape[0] == 0 or math.prod(x.shape[1:]) != d:
             return False
+        # Integer labels (N,) take the fused loss here; any other t (one-hot, (N, 1), or what the loss
+        # layer refuses) goes through the loss layer's own checked forward.
+        self.labels = t.shape == (x.shape[0],) and t.dtype.kind in "iu"
         if any(layer.params["W"].dtype != self.dtype for layer in hidden if type(layer) is Affine):
             return False
         n = x.shape[0]
@@ -86,11 +90,11 @@ class FastStep:
         if len(lst) != len(self.planned) or not all(map(operator.is_, lst, self.planned)):
             return None  # a layer was replaced: plan again next time
         loss_layer = lst[-1]
-        if loss_layer.form != "fused" or np.maximum.reduce(t) >= self.classes:
-            return None
-        if t.dtype.kind == "i" and np.minimum.reduce(t) < 0:
-            return None
-        labels = t.astype(np.intp, copy=False)
+        labels = None
+        if self.labels and loss_layer.form == "fused":
+            if np.maximum.reduce(t) >= self.classes or (t.dtype.kind == "i" and np.minimum.reduce(t) < 0):
+                return None  # the general path says what is wrong
+            labels = t.astype(np.intp, copy=False)
         first = lst[0]
         if self.cast is not None:
             np.copyto(self.cast, x.reshape(self.cast.shape) if self.flat else x, casting="same_kind")
@@ -100,7 +104,7 @@ class FastStep:
         for forward, buf in self.forward:
             out = forward(out, buf)
         first.original_x_shape = x.shape
-        loss = loss_layer._forward_labels(out, labels)
+        loss = loss_layer.forward(out, t) if labels is None else loss_layer._forward_labels(out, labels)
         dout = loss_layer._backward(1.0, self.loss_out)
         for layer, affine, buf in self.backward:
             if affine:

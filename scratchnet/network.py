@@ -228,7 +228,7 @@ class Sequential(_NetworkState):
         the layers' gradient buffers, overwritten by the next call (copy them to keep them). The
         activations and the gradients between layers go to buffers the network keeps and are never
         handed out, so nothing the caller holds is overwritten. A chain of Affine, Sigmoid and Relu
-        layers with the fused loss takes the fast step of :mod:`scratchnet._fast_step` (checked once
+        layers ending in SoftmaxWithLoss takes the fast step of :mod:`scratchnet._fast_step` (checked once
         per batch shape, the same numbers bit for bit); anything else goes layer by layer.
         """
         fast = self._fast_step

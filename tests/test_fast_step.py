@@ -23,6 +23,13 @@ NETS = {
 }
 
 
+# The book's chapter 4-5 forms: one-hot targets, the textbook's loss.
+ONE_HOT_NETS = {
+    "sigmoid textbook loss": lambda: TwoLayerNet(30, 8, 10, seed=4, loss_form="textbook"),
+    "relu float32": lambda: TwoLayerNet(30, 8, 10, activation="relu", seed=5, dtype=np.float32),
+}
+
+
 def batches(steps=12, n=20, d=30, c=10, seed=0):
     """float32 images and uint8 labels, as MNIST loads; now and then int64 labels or float64 images."""
     rng = np.random.default_rng(seed)
@@ -84,6 +91,23 @@ def test_training_through_the_fast_path_equals_the_general_path_bit_for_bit(name
         assert fast.last_layer.loss == general.last_layer.loss
         assert_same(dict(fast.params), dict(general.params))
     assert opt_fast.t == opt_general.t == 15
+
+
+@pytest.mark.parametrize("name", ONE_HOT_NETS)
+@pytest.mark.parametrize("form", ["one-hot", "labels", "column"])
+def test_one_hot_targets_and_the_textbook_loss_on_the_fast_path_equal_the_layer_path(name, form):
+    fast, slow = ONE_HOT_NETS[name](), ONE_HOT_NETS[name]()
+    sgd_fast, sgd_slow = get_optimizer("sgd", lr=0.1), get_optimizer("sgd", lr=0.1)
+    for x, t in batches(steps=8):
+        t = np.eye(10)[t] if form == "one-hot" else t.reshape(-1, 1) if form == "column" else t
+        loss, grads = fast.loss_and_gradient(x, t)
+        assert fast._fast_step.key is not None
+        loss_ref, grads_ref = layer_by_layer(slow, x, t)
+        assert loss == loss_ref
+        assert_same(dict(grads), grads_ref)
+        sgd_fast.update(fast.params, grads)
+        sgd_slow.update(slow.params, grads_ref)
+    assert_same(dict(fast.params), dict(slow.params))
 
 
 def test_other_shapes_labels_and_inputs_take_the_general_path_with_the_same_numbers():
