@@ -88,7 +88,7 @@ class FastStep:
             return None
         lst = self.layer_list
         if len(lst) != len(self.planned) or not all(map(operator.is_, lst, self.planned)):
-            return None  # a layer was replaced: plan again next time
+            return None  # a layer was replaced: the general path from now on
         loss_layer = lst[-1]
         labels = None
         if self.labels and loss_layer.form == "fused":
