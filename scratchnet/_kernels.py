@@ -78,11 +78,13 @@ class FusedSoftmaxLoss:
     def __init__(self) -> None:
         self.e: np.ndarray | None = None
         self.sums: np.ndarray | None = None
-        self._buffers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._buffers: tuple[np.ndarray, ...] | None = None
         self._rows = np.arange(0)
+        #: Where each row's label sits in the flattened (N, C) scores: row * C + label (valid with ``e``).
+        self.flat_labels: np.ndarray | None = None
 
     def clear(self) -> None:
-        self.e = self.sums = None
+        self.e = self.sums = self.flat_labels = None
 
     def rows(self, n: int) -> np.ndarray:
         """``np.arange(n)``, kept between calls."""
@@ -95,24 +97,27 @@ class FusedSoftmaxLoss:
         bufs = self._buffers
         if bufs is None or bufs[0].shape != (n, c) or bufs[0].dtype != x.dtype:
             dt = x.dtype
-            bufs = self._buffers = (np.empty((n, c), dt), np.empty(n, dt), np.empty((c, n), dt))
-        e, sums, xt = bufs
+            m, sums = np.empty((n, 1), dt), np.empty((n, 1), dt)
+            bufs = self._buffers = (np.empty((n, c), dt), sums, np.empty((c, n), dt), np.arange(n) * c,
+                                    np.empty(n, np.intp), m, m[:, 0], sums[:, 0], np.empty(n, dt))
+        e, sums, xt, row_starts, flat, m, m1, sums1, logs = bufs
         # Shift each row by its maximum, as log_softmax does, so that exp stays in (0, 1]. The maxima
         # are taken down the columns of a transposed copy: c vectorised passes, not n small reductions.
         np.copyto(xt, x.T)
-        m = np.maximum.reduce(xt, axis=0)
-        np.subtract(x, m[:, None], out=e)
-        picked = e[self.rows(n), labels]
+        np.maximum.reduce(xt, axis=0, out=m1)
+        np.subtract(x, m, out=e)
+        # e[rows, labels], through flat indices (cheaper than indexing by two arrays).
+        picked = e.reshape(-1)[np.add(row_starts, labels, out=flat)]
         np.exp(e, out=e)
-        np.add.reduce(e, axis=1, out=sums)
+        np.add.reduce(e, axis=1, out=sums1)
         # -(picked - log(sum)) is log(sum) - picked, exactly.
-        loss = float(np.add.reduce(np.subtract(np.log(sums), picked, out=picked)) / n)
+        loss = float(np.add.reduce(np.subtract(np.log(sums1, out=logs), picked, out=picked)) / n)
         if not math.isfinite(loss):
             # An infinite or NaN maximum (log_softmax leaves such rows unshifted), or a truly
             # infinite loss: redo it the reference way, which handles every case.
             self.clear()
             return softmax_cross_entropy(x, labels)
-        self.e, self.sums = e, sums[:, None]
+        self.e, self.sums, self.flat_labels = e, sums, flat
         return loss
 
     def softmax(self) -> np.ndarray:

@@ -12,8 +12,10 @@
   very array assigned; in a network the values are copied into the array the network holds.
 - dtypes: a layer with parameters computes in its parameters' dtype; one without keeps the input's.
 - ``Affine``, ``Sigmoid``, ``Relu`` and ``SoftmaxWithLoss`` take ``out=`` (where to write the result),
-  as NumPy's functions do. The buffers and fused paths live in :mod:`scratchnet._kernels`; why and
-  how fast: docs/speed.md.
+  as NumPy's functions do. Their public methods check, then run the unchecked ``_forward`` /
+  ``_backward``, which a network's fast step (:mod:`scratchnet._fast_step`) calls directly once it
+  has checked a batch shape. The buffers and fused paths live in :mod:`scratchnet._kernels`; why
+  and how fast: docs/speed.md.
 """
 
 from __future__ import annotations
@@ -146,13 +148,19 @@ class Affine(Layer):
 
     def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """Return ``x @ W + b``, shape (N, M), W's dtype (x is cast to it and kept for backward)."""
-        W, b = self.params["W"], self.params["b"]
+        W = self.params["W"]
         x = as_float_array("x", x)
         x2 = flatten_features(x, W.shape[0]).astype(W.dtype, copy=False)
         out = self._out(out, (x2.shape[0], W.shape[1]), W.dtype)
-        self.original_x_shape, self.x = x.shape, x2  # only once x and out are known to fit
-        out = np.dot(self.x, W, out=out)
-        out += b
+        out = self._forward(x2, out)  # only once x and out are known to fit
+        self.original_x_shape = x.shape
+        return out
+
+    def _forward(self, x2: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """forward on checked arrays: x2 (N, D) in W's dtype, out (N, M)."""
+        self.x = x2
+        np.dot(x2, self.params["W"], out=out)
+        out += self.params["b"]
         return out
 
     def backward(self, dout, *, input_grad: bool = True, out: np.ndarray | None = None) -> np.ndarray | None:
@@ -164,12 +172,17 @@ class Affine(Layer):
         self._require_forward(self.x is not None)
         W = self.params["W"]
         dout = self._check_dout(dout, (self.x.shape[0], W.shape[1]), W.dtype)
-        np.dot(self.x.T, dout, out=self._grad_buffer("W"))
-        np.add.reduce(dout, axis=0, out=self._grad_buffer("b"))
-        if not input_grad:
-            return None
-        dx = np.dot(dout, W.T, out=self._out(out, self.x.shape, W.dtype))
-        return dx if dx.shape == self.original_x_shape else dx.reshape(self.original_x_shape)
+        out = self._out(out, self.x.shape, W.dtype) if input_grad else None
+        dx = self._backward(dout, out, self._grad_buffer("W"), self._grad_buffer("b"))
+        if dx is None or dx.shape == self.original_x_shape:
+            return dx
+        return dx.reshape(self.original_x_shape)
+
+    def _backward(self, dout: np.ndarray, out: np.ndarray | None, dW: np.ndarray, db: np.ndarray):
+        """backward on checked arrays: dW and db filled, dx into ``out`` (skipped if None)."""
+        np.dot(self.x.T, dout, out=dW)
+        np.add.reduce(dout, axis=0, out=db)
+        return None if out is None else np.dot(dout, self.params["W"].T, out=out)
 
     # The textbook's attribute names; assignment as Layer._set_array says.
     W = property(lambda self: self.params["W"], lambda self, v: self._set_array(self.params, "W", v))
@@ -188,15 +201,22 @@ class Sigmoid(Layer):
     def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """Return sigmoid(x) (into ``out``, which may be x itself, if given); kept for backward."""
         x = as_float_array("x", x)
-        self.out = sigmoid_into(x, self._out(out, x.shape, x.dtype))
-        return self.out
+        return self._forward(x, self._out(out, x.shape, x.dtype))
+
+    def _forward(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        self.out = sigmoid_into(x, out)
+        return out
 
     def backward(self, dout, out: np.ndarray | None = None) -> np.ndarray:
         """Return dx = dout * out * (1 - out), of the input's shape and dtype (into ``out`` if given)."""
         self._require_forward(self.out is not None)
         y = self.out
         dout = self._check_dout(dout, y.shape, y.dtype)
-        dx = np.subtract(1.0, y, out=self._out(out, y.shape, y.dtype))
+        return self._backward(dout, self._out(out, y.shape, y.dtype))
+
+    def _backward(self, dout: np.ndarray, out: np.ndarray) -> np.ndarray:
+        y = self.out
+        dx = np.subtract(1.0, y, out=out)
         dx *= y
         dx *= dout
         return dx
@@ -221,7 +241,9 @@ class Relu(Layer):
     def forward(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """Return max(0, x) (into ``out`` if given)."""
         x = as_float_array("x", x)
-        out = self._out(out, x.shape, x.dtype)  # checked before the mask changes
+        return self._forward(x, self._out(out, x.shape, x.dtype))  # checked before the mask changes
+
+    def _forward(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         if self._keep is None or self._keep.shape != x.shape:
             self._keep = np.empty(x.shape, dtype=bool)
         np.greater(x, 0, out=self._keep)
@@ -231,8 +253,11 @@ class Relu(Layer):
         """Return dx: dout where x > 0, else 0 (into ``out`` if given)."""
         self._require_forward(self._keep is not None)
         dout = self._check_dout(dout, self._keep.shape)
+        return self._backward(dout, self._out(out, dout.shape, dout.dtype))
+
+    def _backward(self, dout: np.ndarray, out: np.ndarray) -> np.ndarray:
         # A product with the 0/1 mask: cheaper than np.where (see docs/speed.md).
-        return np.multiply(dout, self._keep, out=self._out(out, dout.shape, dout.dtype))
+        return np.multiply(dout, self._keep, out=out)
 
 
 class Softmax(Layer):
@@ -309,10 +334,7 @@ class SoftmaxWithLoss(Layer):
         self._x = self._y = None
         self._fused.clear()
         if self.form == "fused" and valid_labels(t, *x.shape):
-            self.t = t.astype(np.intp, copy=False)
-            self.loss = self._fused.loss(x, self.t)
-            self._x = x
-            return self.loss
+            return self._forward_labels(x, t.astype(np.intp, copy=False))
         # One-hot targets, the textbook's form, or a bad t, which the loss functions explain.
         if self.form == "fused":
             loss, y = softmax_cross_entropy(x, t), None
@@ -321,6 +343,14 @@ class SoftmaxWithLoss(Layer):
             loss = cross_entropy_error(y, t)
         self.t = t.astype(x.dtype, copy=False) if t.shape == x.shape else t.astype(np.intp, copy=False)
         self._x, self._y, self.loss = x, y, loss
+        return self.loss
+
+    def _forward_labels(self, x: np.ndarray, labels: np.ndarray) -> float:
+        """The fused forward on checked scores x (N, C) and valid intp labels (N,)."""
+        self._x = self._y = None
+        self.t = labels
+        self.loss = self._fused.loss(x, labels)
+        self._x = x
         return self.loss
 
     def backward(self, dout=1.0, out: np.ndarray | None = None) -> np.ndarray:
@@ -332,17 +362,21 @@ class SoftmaxWithLoss(Layer):
         dout = np.asarray(dout)
         if dout.ndim != 0:
             raise ValueError(f"dout: expected a scalar (the loss is a number), got shape {dout.shape}")
+        return self._backward(float(dout), self._out(out, self._x.shape, self._x.dtype))
+
+    def _backward(self, dout: float, dx: np.ndarray) -> np.ndarray:
         x, t = self._x, self.t
-        dx = self._out(out, x.shape, x.dtype)
         if self._y is None and self._fused.e is not None:
             self._fused.softmax_into(dx)
         else:
             np.copyto(dx, self.y)
-        if t.ndim == 1:
+        if t.ndim == 1 and self._fused.flat_labels is not None and dx.flags.c_contiguous:
+            dx.reshape(-1)[self._fused.flat_labels] -= 1  # dx[rows, t] -= 1, by flat indices
+        elif t.ndim == 1:
             dx[self._fused.rows(x.shape[0]), t] -= 1
         else:
             dx -= t
-        dx *= float(dout) / x.shape[0]
+        dx *= dout / x.shape[0]
         return dx
 
 

@@ -39,7 +39,9 @@ from ._checks import (
     check_real,
     label_column_as_vector,
 )
-from ._packed import PackedDict, ParamLayout, copy_arrays
+from ._fast_step import FastStep
+from ._fast_step import fits as fast_step_fits
+from ._packed import CopyPool, PackedDict, ParamLayout
 from .gradient import NUMERICAL_METHODS, LayerSpec, NetworkSpec, network_numerical_gradient
 from .layers import (
     Affine,
@@ -156,7 +158,11 @@ class Sequential(_NetworkState):
         }
         _check_unshared(self.params)
         self._packed_grads: PackedDict | None = None
+        self._grad_copies = CopyPool()
         self._decayed = [name for name, (_, key) in self._param_slots.items() if key == "W"]
+        # Whether a failed step has state to restore (batch-norm statistics, dropout generators).
+        self._restorable = bool(self._buffer_slots or self.generators())
+        self._fast_step = FastStep(self.layer_list, self.dtype) if fast_step_fits(self.layer_list) else None
         for layer in self.layer_list:  # checked: their arrays are shared with params/grads from here on
             if isinstance(layer, Layer):
                 layer.adopted = True
@@ -234,16 +240,34 @@ class Sequential(_NetworkState):
         Returns the loss (float, weight decay included) and the gradients, keyed like ``params``:
         the layers' gradient buffers, overwritten by the next call (copy them to keep them). The
         activations and the gradients between layers go to buffers the network keeps and are never
-        handed out, so nothing the caller holds is overwritten.
+        handed out, so nothing the caller holds is overwritten. A chain of Affine, Sigmoid and Relu
+        layers ending in SoftmaxWithLoss takes the fast step of :mod:`scratchnet._fast_step` (checked once
+        per batch shape, the same numbers bit for bit); anything else goes layer by layer.
         """
+        fast = self._fast_step
+        loss = None if fast is None else fast(x, t)  # None: not this kind of batch (or network)
+        if loss is None:
+            loss = self._forward_backward(x, t)
+        loss += self._weight_decay_loss()
+        grads = {name: layer.grads[key] for name, (layer, key) in self._param_slots.items()}
+        if self._packed_grads is not None:
+            grads = self._packed_grads.rewrap(grads)
+        for name in self._decayed if self.weight_decay_lambda else ():
+            decay = self._buffers_of_step.scratch(("decay", name), grads[name])
+            np.multiply(self.params[name], self.weight_decay_lambda, out=decay)
+            grads[name] += decay
+        return loss, grads
+
+    def _forward_backward(self, x, t) -> float:
+        """The training step layer by layer, for any layers: the loss without weight decay."""
         step, hidden = self._buffers_of_step, self.layer_list[:-1]
-        with _unchanged_on_error(self):
+        with _unchanged_on_error(self) if self._restorable else contextlib.nullcontext():
             out = step.as_input(x, self.dtype)
             check_nonempty_batch("x", out)
             for i in range(len(hidden)):
                 kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
                 out = step.forward(i, out, kwargs)
-            loss = self.last_layer.forward(out, t) + self._weight_decay_loss()
+            loss = self.last_layer.forward(out, t)
         dout = step.backward(len(hidden), 1.0, like=out)
         for i in range(len(hidden) - 1, 0, -1):
             dout = step.backward(i, dout)
@@ -252,19 +276,12 @@ class Sequential(_NetworkState):
                 hidden[0].backward(dout, input_grad=False)
             else:
                 hidden[0].backward(dout)
-        grads = {name: layer.grads[key] for name, (layer, key) in self._param_slots.items()}
-        if self._packed_grads is not None:
-            grads = self._packed_grads.rewrap(grads)
-        for name in self._decayed if self.weight_decay_lambda else ():
-            decay = step.scratch(("decay", name), grads[name])
-            np.multiply(self.params[name], self.weight_decay_lambda, out=decay)
-            grads[name] += decay
-        return loss, grads
+        return loss
 
     def gradient(self, x, t) -> dict[str, np.ndarray]:
         """Gradients of the loss by backpropagation, keyed like ``params`` (fresh copies, safe to keep)."""
         _, grads = self.loss_and_gradient(x, t)
-        return copy_arrays(grads)
+        return self._grad_copies.copy(grads)  # into an earlier copy's buffer once nobody holds it
 
     def numerical_gradient(self, x, t, h: float = 1e-4, *, method: str = "auto",
                            threads: int | None = None) -> dict[str, np.ndarray]:

@@ -91,6 +91,7 @@ class Optimizer:
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self._tmp: dict[str, np.ndarray] = {}
         self._flat_tmp: np.ndarray | None = None
+        self._fast: tuple | None = None  # what the last packed update checked (see update)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{h}={getattr(self, h)!r}" for h in self.hyperparameters)
@@ -108,8 +109,17 @@ class Optimizer:
         grads : mapping[str, ndarray]
             The gradient of the loss for each parameter, keyed and shaped like ``params``.
         """
+        fast = self._fast
+        if fast is not None and params is fast[0] and self._same_as_last(fast, grads):
+            # The params, layout and state checked at the last update: one step over the flat buffers.
+            self.t += 1
+            self._begin_step()
+            self._step(params.flat, grads.flat, fast[3], fast[4])
+            return
         self._check(params, grads)
         packed = self._packed_arrays(params, grads) if self.elementwise else None
+        if packed is not None:
+            self._fast = (params, params.layout, tuple(self.state[s] for s in self.slots), *packed[2:])
         self.t += 1
         self._begin_step()
         if packed is not None:
@@ -121,6 +131,17 @@ class Optimizer:
             if tmp is None or tmp.shape != p.shape or tmp.dtype != p.dtype:
                 tmp = scratch[key] = np.empty_like(p)
             self._step(p, grads[key], tuple([state[s][key] for s in slots]), tmp)
+
+    def _same_as_last(self, fast: tuple, grads) -> bool:
+        """Whether this update may skip the checks: the PackedDicts and state of the last packed one.
+
+        ``fast`` is (params, layout, state dicts, flat state arrays, flat scratch); params is
+        fast[0]. A rebound entry anywhere, or new state (``load_state_dict``), says no.
+        """
+        params, layout, state = fast[0], fast[1], fast[2]
+        if type(grads) is not PackedDict or grads.layout is not layout or not (params.intact() and grads.intact()):
+            return False
+        return all(self.state.get(s) is d and d.intact() for s, d in zip(self.slots, state))
 
     def _check(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         """Check params, grads and the state against each other; create the state at the first update.
@@ -231,6 +252,7 @@ class Optimizer:
         self.t = int(t)
         self.state = state
         self._tmp = {}
+        self._fast = None
 
 
 def _slot_property(slot: str) -> property:

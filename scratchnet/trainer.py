@@ -288,6 +288,8 @@ def _write_logs(tr, wall: float, status: str, plot: bool = False) -> Path | None
 def _snapshot(tr) -> tuple:
     """What a step changes besides the parameters: the generators' states and the network's buffers."""
     net = tr.network
+    if getattr(net, "_restorable", None) is False:  # a Sequential without buffers or generators
+        return tr.rng.bit_generator.state, {}, {}
     buffers = {k: b.copy() for k, b in net.buffers().items()} if hasattr(net, "buffers") else {}
     gens = {k: g.bit_generator.state for k, g in checkpoint.network_generators(net).items()}
     return tr.rng.bit_generator.state, gens, buffers

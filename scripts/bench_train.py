@@ -20,10 +20,15 @@ Each row trains one MLP on MNIST, batch 100, for ``--epochs`` timed epochs of ``
 - PyTorch, the same MLP from the same initial weights on the same index sequence:
   ``zero_grad``, forward, ``cross_entropy``, ``backward``, ``step``, ``loss.item()``;
 - the GEMM floor: only the matrix products one epoch of this MLP needs (x @ W1, h @ W2, h.T @ d,
-  d @ W2.T, x.T @ dh, with preallocated outputs), the least any NumPy implementation can spend.
+  d @ W2.T, x.T @ dh, with preallocated outputs), the least any NumPy implementation can spend;
+- the gather: only the epoch's batch gathers (``np.take`` of 100 random rows into reused arrays),
+  which every side pays too. ``floor/plain`` is (GEMM floor + gather) over the plain script: what
+  is left of 1.00 is all that any library could save on the plain script.
 
-The sides alternate epoch by epoch, so a change in the machine's load hits all of them, and every
-figure is the median of the timed epochs. Thread counts are set with threadpoolctl for NumPy's
+The sides alternate epoch by epoch (in an order that rotates), so a change in the machine's load
+hits all of them; every time is the median of the timed epochs and every ratio the median of the
+epoch-by-epoch ratios (on a busy machine, many short epochs, ``--epochs 30 --steps 100``, give the
+steadiest ratios). Thread counts are set with threadpoolctl for NumPy's
 BLAS and ``torch.set_num_threads`` for PyTorch, the same on both sides. After the run each side's
 test accuracy is printed, so that speed never hides a wrong result.
 
@@ -329,6 +334,24 @@ class GemmFloor:
         return time.perf_counter() - start
 
 
+class GatherOnly:
+    """Only the batch gathers of one epoch (ScratchLoop's np.take into reused arrays): the other part,
+    besides the GEMM floor, that every side pays and no library can shrink."""
+
+    def __init__(self, x_train, t_train, batch_size: int) -> None:
+        self.x_train, self.t_train = x_train, t_train
+        self.xb = np.empty((batch_size, x_train.shape[1]), dtype=x_train.dtype)
+        self.tb = np.empty(batch_size, dtype=t_train.dtype)
+
+    def epoch(self, indices: np.ndarray) -> float:
+        xb, tb = self.xb, self.tb
+        start = time.perf_counter()
+        for idx in indices:
+            np.take(self.x_train, idx, axis=0, out=xb, mode="clip")
+            np.take(self.t_train, idx, axis=0, out=tb, mode="clip")
+        return time.perf_counter() - start
+
+
 # ------------------------------------------------------------------------------------------ the run
 def run_row(model: Model, threads: int, data, args, torch) -> dict:
     """Train every side of one row, alternating epoch by epoch; return medians and accuracies."""
@@ -343,12 +366,17 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
         torch.manual_seed(args.seed)
         sides["torch"] = TorchLoop(torch, model, sides["loop"].net, x_train, t_train)
     sides["gemm"] = GemmFloor(model, x_train, args.batch_size)
+    sides["gather"] = GatherOnly(x_train, t_train, args.batch_size)
     times: dict[str, list[float]] = {k: [] for k in sides}
     with blas_threads(threads, required=True):
         if torch is not None:
             torch.set_num_threads(threads)
+        keys = list(sides)
         for e, indices in enumerate(schedule):
-            for key, side in sides.items():
+            # The sides take turns in an order that rotates every epoch, so that none always runs
+            # right after the same other side (after PyTorch's threads, say).
+            for key in keys[e % len(keys):] + keys[:e % len(keys)]:
+                side = sides[key]
                 # Idle BLAS and OpenMP workers spin for a moment after their last call: let them
                 # stop before the next side starts, so that they do not slow it.
                 time.sleep(args.pause)
@@ -359,15 +387,22 @@ def run_row(model: Model, threads: int, data, args, torch) -> dict:
             print(f"  [{model.name} {model.dtype}, {threads} thread(s)] epoch {e}: {done}",
                   file=sys.stderr, flush=True)
         acc = {k: sides[k].accuracy(x_test, t_test) for k in ("loop", "book", "plain", "torch") if k in sides}
-    return {"median": {k: statistics.median(v) for k, v in times.items()}, "accuracy": acc}
+    times["floor"] = [g + b for g, b in zip(times["gemm"], times["gather"], strict=True)]
+    # Ratios are the medians of the epoch-by-epoch ratios: both sides of one ratio ran in the same
+    # rotation, moments apart, so a change in the machine's load between epochs cancels out.
+    pairs = [("loop", "plain"), ("book", "plain"), ("loop", "torch"), ("book", "torch"), ("trainer", "loop"),
+             ("floor", "plain")]
+    ratio = {(a, b): statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
+             for a, b in pairs if a in times and b in times}
+    return {"median": {k: statistics.median(v) for k, v in times.items()}, "ratio": ratio, "accuracy": acc}
 
 
 def _seconds(x: float) -> str:
     return f"{x:.3f}" if x >= 0.01 else f"{x:.2g}"  # a smoke run's milliseconds stay visible
 
 
-def _ratio(a: float | None, b: float | None) -> str:
-    return "-" if a is None or b is None else f"{a / b:.2f}"
+def _ratio(r: dict, a: str, b: str) -> str:
+    return "-" if (a, b) not in r["ratio"] else f"{r['ratio'][a, b]:.2f}"
 
 
 def format_row(model: Model, threads: int, r: dict) -> list[str]:
@@ -377,16 +412,17 @@ def format_row(model: Model, threads: int, r: dict) -> list[str]:
         model.name, model.dtype, str(threads),
         _seconds(ours), _seconds(book), _seconds(med["trainer"]), _seconds(plain),
         "-" if torch_s is None else _seconds(torch_s),
-        _ratio(ours, plain), _ratio(book, plain), _ratio(ours, torch_s), _ratio(book, torch_s),
-        _ratio(med["trainer"], ours), _seconds(med["gemm"]),
+        _ratio(r, "loop", "plain"), _ratio(r, "book", "plain"), _ratio(r, "loop", "torch"),
+        _ratio(r, "book", "torch"), _ratio(r, "trainer", "loop"), _seconds(med["gemm"]),
         f"{acc['loop']:.4f}", f"{acc['plain']:.4f}",
         "-" if "torch" not in acc else f"{acc['torch']:.4f}",
+        _seconds(med["gather"]), _ratio(r, "floor", "plain"),
     ]
 
 
 HEADER = ["model", "dtype", "threads", "loss_and_gradient", "gradient", "Trainer.fit", "plain", "torch",
           "ours/plain", "book/plain", "ours/torch", "book/torch", "fit/ours", "GEMM floor",
-          "acc ours", "acc plain", "acc torch"]
+          "acc ours", "acc plain", "acc torch", "gather", "floor/plain"]
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace, list[Model]]:
