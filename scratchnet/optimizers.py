@@ -139,7 +139,9 @@ class Optimizer:
         fast[0]. A rebound entry anywhere, or new state (``load_state_dict``), says no.
         """
         params, layout, state = fast[0], fast[1], fast[2]
-        if type(grads) is not PackedDict or grads.layout is not layout or not (params.intact() and grads.intact()):
+        if type(grads) is not PackedDict or grads.layout is not layout:
+            return False
+        if not (params.intact() and grads.intact()):
             return False
         return all(self.state.get(s) is d and d.intact() for s, d in zip(self.slots, state))
 

@@ -12,7 +12,8 @@ from scratchnet import MultiLayerNet, Relu, TwoLayerNet, get_optimizer
 NETS = {
     "sigmoid sgd float32": (lambda: TwoLayerNet(30, 8, 10, "sigmoid", "sigmoid", seed=0, dtype=np.float32),
                             "sgd", 0.1),
-    "relu sgd float32": (lambda: TwoLayerNet(30, 8, 10, "relu", "relu", seed=0, dtype=np.float32), "sgd", 0.1),
+    "relu sgd float32": (lambda: TwoLayerNet(30, 8, 10, "relu", "relu", seed=0, dtype=np.float32),
+                         "sgd", 0.1),
     "relu adam float32": (lambda: TwoLayerNet(30, 16, 10, "relu", "relu", seed=0, dtype=np.float32),
                           "adam", 0.001),
     "sigmoid sgd float64": (lambda: TwoLayerNet(30, 8, 10, "sigmoid", "sigmoid", seed=0), "sgd", 0.1),
@@ -131,7 +132,8 @@ def test_other_shapes_labels_and_inputs_take_the_general_path_with_the_same_numb
         assert_same(dict(grads_f), dict(grads_g))
 
 
-@pytest.mark.parametrize("bad", [np.array([0, 1, 4, 2]), np.array([0, -1, 2, 3]), np.array([0.0, 1.0, 2.0, 3.0])],
+@pytest.mark.parametrize("bad", [np.array([0, 1, 4, 2]), np.array([0, -1, 2, 3]),
+                                 np.array([0.0, 1.0, 2.0, 3.0])],
                          ids=["too large", "negative", "float"])
 def test_bad_labels_are_refused_by_name_on_the_fast_path_as_on_the_general_path(bad):
     net = TwoLayerNet(12, 5, 4, seed=0)
