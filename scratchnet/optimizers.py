@@ -42,7 +42,54 @@ _REGISTRY: dict[str, type[Optimizer]] = {}
 OPTIMIZERS: Mapping[str, type[Optimizer]] = MappingProxyType(_REGISTRY)
 
 
-class Optimizer:
+class _SavedState:
+    """Optimizer's save and restore (``state_dict``/``load_state_dict``), apart from its update."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the settings and state as a flat dict, ready for ``np.savez``.
+
+        Returns
+        -------
+        dict
+            :meth:`config`, ``"t"`` (int) and, once the first update has run, a copy of each state
+            array as ``"<slot>.<param>"`` (e.g. ``"m.W1"``).
+        """
+        config = self.config()
+        d: dict[str, Any] = {"name": config.pop("name"), "t": self.t, **config}
+        for s, arrays in self.state.items():
+            for k, a in arrays.items():
+                d[f"{s}.{k}"] = a.copy()
+        return d
+
+    def load_state_dict(self, d: Mapping[str, Any]) -> None:
+        """Restore settings and state saved by :meth:`state_dict` (strict on keys).
+
+        Values may be Python scalars or 0-d arrays (as read back from ``.npz``). The arrays are
+        copied. The state must match the parameters at the next update, or that update fails.
+        """
+        if not isinstance(d, Mapping):
+            raise TypeError(f"state: expected a dict saved by state_dict(), got {type(d).__name__}")
+        name = d.get("name")
+        if name is not None and str(np.asarray(name)) != type(self).__name__.lower():
+            raise ValueError(f"state: saved by optimizer {str(np.asarray(name))!r}, "
+                             f"cannot load into {type(self).__name__}")
+        state = _saved_slots(d, self.slots, {"name", "t", *self.hyperparameters})
+        t = np.asarray(d["t"])
+        if t.ndim != 0 or t.dtype.kind not in "iu" or int(t) < 0:
+            raise ValueError(f"state['t']: expected a non-negative integer, got {d['t']!r}")
+        # Validate every value before changing anything, so a bad dict leaves self untouched.
+        values = {h: check_real(f"state[{h!r}]", np.asarray(d[h]).item(), low=-math.inf)
+                  for h in self.hyperparameters}
+        new = type(self)(**values)
+        for h in self.hyperparameters:
+            setattr(self, h, getattr(new, h))
+        self.t = int(t)
+        self.state = state
+        self._tmp = {}
+        self._fast = None
+
+
+class Optimizer(_SavedState):
     """Base class: a gradient step applied to a dict of parameter arrays, in place.
 
     Subclasses set ``hyperparameters`` (the names of their scalar settings, stored as attributes),
@@ -212,49 +259,6 @@ class Optimizer:
         ``get_optimizer(**opt.config())`` gives an optimiser with the same settings and no state.
         """
         return {"name": type(self).__name__.lower(), **{h: getattr(self, h) for h in self.hyperparameters}}
-
-    def state_dict(self) -> dict[str, Any]:
-        """Return the settings and state as a flat dict, ready for ``np.savez``.
-
-        Returns
-        -------
-        dict
-            :meth:`config`, ``"t"`` (int) and, once the first update has run, a copy of each state
-            array as ``"<slot>.<param>"`` (e.g. ``"m.W1"``).
-        """
-        config = self.config()
-        d: dict[str, Any] = {"name": config.pop("name"), "t": self.t, **config}
-        for s, arrays in self.state.items():
-            for k, a in arrays.items():
-                d[f"{s}.{k}"] = a.copy()
-        return d
-
-    def load_state_dict(self, d: Mapping[str, Any]) -> None:
-        """Restore settings and state saved by :meth:`state_dict` (strict on keys).
-
-        Values may be Python scalars or 0-d arrays (as read back from ``.npz``). The arrays are
-        copied. The state must match the parameters at the next update, or that update fails.
-        """
-        if not isinstance(d, Mapping):
-            raise TypeError(f"state: expected a dict saved by state_dict(), got {type(d).__name__}")
-        name = d.get("name")
-        if name is not None and str(np.asarray(name)) != type(self).__name__.lower():
-            raise ValueError(f"state: saved by optimizer {str(np.asarray(name))!r}, "
-                             f"cannot load into {type(self).__name__}")
-        state = _saved_slots(d, self.slots, {"name", "t", *self.hyperparameters})
-        t = np.asarray(d["t"])
-        if t.ndim != 0 or t.dtype.kind not in "iu" or int(t) < 0:
-            raise ValueError(f"state['t']: expected a non-negative integer, got {d['t']!r}")
-        # Validate every value before changing anything, so a bad dict leaves self untouched.
-        values = {h: check_real(f"state[{h!r}]", np.asarray(d[h]).item(), low=-math.inf)
-                  for h in self.hyperparameters}
-        new = type(self)(**values)
-        for h in self.hyperparameters:
-            setattr(self, h, getattr(new, h))
-        self.t = int(t)
-        self.state = state
-        self._tmp = {}
-        self._fast = None
 
 
 def _slot_property(slot: str) -> property:
