@@ -132,3 +132,41 @@ def test_the_hyperparameter_search_spreads_its_trials_with_the_serial_results(mn
     trials = (tmp_path / "serial" / "trials.csv").read_text()
     assert len(trials.splitlines()) == 1 + search.QUICK_TRIALS
     assert (tmp_path / "dask" / "trials.csv").read_text() == trials
+
+
+def test_the_cluster_holds_only_as_many_tasks_as_threads_and_starts_the_longest_first(monkeypatch):
+    """A task handed to Dask is assigned to a worker at once and may wait there behind a long one while
+    another worker is idle; the runner keeps the rest back and gives each to the first free thread."""
+    from scratchnet_book import runner
+
+    started: list[str] = []
+
+    def execute(task, ctx):
+        started.append(task.label)
+        time.sleep(0.05)
+        return {"result": task.label, "files": {}, "wall_s": 0.05}
+
+    monkeypatch.setattr(runner, "execute", execute)
+    monkeypatch.setattr(runner, "_seconds", lambda task: {"b": 5.0, "d": 9.0}.get(task.key, 0.0))
+    tasks = [runner.Task("x", key) for key in "abcdef"]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        submitted: list[str] = []
+        real_submit = client.submit
+
+        def submit(fn, task, *args, **kwargs):
+            submitted.append(task.label)
+            return real_submit(fn, task, *args, **kwargs)
+
+        monkeypatch.setattr(client, "submit", submit)
+        in_flight = []
+        finished = []
+        for task, future in runner._dispatch(client, tasks, {"x": None}):
+            in_flight.append(len(submitted) - len(finished))
+            finished.append(future.result()["result"])
+            assert finished[-1] == task.label  # each future comes back with its own task
+    assert sorted(finished) == sorted(t.label for t in tasks)
+    assert max(in_flight) <= 2  # never more tasks in Dask's hands than the 2 threads
+    assert submitted[:2] == ["x/d", "x/b"]  # the longest first, then the serial order
+    assert submitted[2:] == ["x/a", "x/c", "x/e", "x/f"]

@@ -136,23 +136,52 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         yield client
 
 
+def _seconds(task: Task) -> float:
+    """About how long ``task`` takes: its experiment's ``TASK_SECONDS``, or 0 when it says nothing."""
+    return float(getattr(experiment(task.experiment), "TASK_SECONDS", 0.0))
+
+
+def _dispatch(client, tasks: Sequence[Task], contexts: dict[str, Context]) -> Iterator[tuple[Task, Any]]:
+    """Run ``tasks`` on ``client``, the longest first; yield (task, future) as each one finishes.
+
+    Only as many tasks are in Dask's hands as its workers have threads: a submitted task is assigned
+    to a worker at once, and in the full run of 2026-12-02 thirteen of them waited behind a
+    15-minute training on one worker while the other sat idle. Held back here, each task goes to
+    the first thread that is free. A task of a worker that dies is still rerun by the scheduler.
+    """
+    from distributed import as_completed
+
+    waiting = iter(sorted(tasks, key=_seconds, reverse=True))  # stable: otherwise the serial order
+    running: dict[Any, Task] = {}
+    finished = as_completed()
+    run_id = uuid.uuid4().hex[:8]
+
+    def fill() -> None:
+        threads = max(1, sum(client.nthreads().values()))
+        while len(running) < threads and (task := next(waiting, None)) is not None:
+            future = client.submit(execute, task, contexts[task.experiment], key=f"{task.label}-{run_id}")
+            running[future] = task
+            finished.add(future)
+
+    fill()
+    for future in finished:
+        yield running.pop(future), future
+        fill()
+
+
 def run_on_cluster(names: Sequence[str], ctx_for: Callable[[str], Context], client,
                    progress: bool = True) -> Iterator[Report]:
     """Run the tasks of ``names`` on ``client``'s workers; yield each experiment's report, in order.
 
     A task whose worker dies is rerun elsewhere by the scheduler. One progress bar counts the tasks.
     """
-    from distributed import as_completed
     from tqdm.auto import tqdm
 
     contexts = {name: ctx_for(name) for name in names}
     tasks = plan(names, ctx_for)
-    run_id = uuid.uuid4().hex[:8]
-    futures = {client.submit(execute, t, contexts[t.experiment], key=f"{t.label}-{run_id}"): t for t in tasks}
     done: dict[Task, dict] = {}
     with tqdm(total=len(tasks), desc="tasks", unit="task", file=sys.stderr, disable=not progress) as bar:
-        for future in as_completed(futures):
-            task = futures[future]
+        for task, future in _dispatch(client, tasks, contexts):
             try:
                 done[task] = future.result()
             except Exception as e:  # e.g. KilledWorker: its workers kept dying; the others' results stand
