@@ -11,10 +11,12 @@ import pytest
 from scratchnet import (
     Affine,
     BatchNormalization,
+    DeepConvNet,
     Dropout,
     MultiLayerNet,
     Relu,
     Sequential,
+    SimpleConvNet,
     SoftmaxWithLoss,
     TwoLayerNet,
     gradient_check,
@@ -372,9 +374,9 @@ def test_summary_lists_layers_output_shapes_and_parameter_counts():
 
 
 @pytest.mark.parametrize("build", [
-    lambda: __import__("scratchnet.simple_convnet", fromlist=["x"]).SimpleConvNet(
-        input_dim=(1, 11, 15), conv_param={"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 2}, seed=0),
-    lambda: __import__("scratchnet.deep_convnet", fromlist=["x"]).DeepConvNet(seed=0),
+    lambda: SimpleConvNet(input_dim=(1, 11, 15), conv_param={"filter_num": 3, "filter_size": 3, "pad": 1,
+                                                             "stride": 2}, seed=0),
+    lambda: DeepConvNet(seed=0),
 ], ids=["simpleconvnet-odd-sizes", "deepconvnet"])
 def test_summary_of_a_conv_net_gives_the_shapes_forward_makes(build):
     net = build()
