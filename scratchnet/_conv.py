@@ -219,12 +219,17 @@ def _side_by_side(fn: int, k: int) -> bool:
 
 
 def conv_gemm(xp: np.ndarray, W2: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int,
-              out: np.ndarray, bufs: dict, b: np.ndarray | None = None, key: str = "col") -> np.ndarray:
+              out: np.ndarray | None, bufs: dict, b: np.ndarray | None = None, key: str = "col",
+              sink=None) -> np.ndarray | None:
     """out[n] = W2 @ im2col(xp[n]) (+ b per row) for every sample n, a few samples at a time.
 
     xp (N, C, Hp, Wp) padded input; W2 (FN, C*FH*FW); b (FN,) or None; out (N, FN, OH*OW),
     C-contiguous. The bias rides in the matmul as one more column of W2 against a row of ones
     below the columns, instead of a pass over the output.
+
+    With ``sink`` (and ``out`` None), each chunk of samples s..s+M goes to a scratch array
+    (M, FN, OH*OW) instead, and ``sink(s, M, chunk)`` is called while it is still in cache: the
+    same numbers, never written out for the whole batch (see :mod:`scratchnet._conv_block`).
     """
     n, k = xp.shape[0], W2.shape[1]
     fn, bias = W2.shape[0], b is not None
@@ -235,15 +240,18 @@ def conv_gemm(xp: np.ndarray, W2: np.ndarray, fh: int, fw: int, stride: int, oh:
     res = scratch(bufs, key + "_out", (fn * step * span,), xp.dtype) if wide else None
     if bias:
         W2 = np.concatenate([W2, b[:, None]], axis=1)
+    chunk = None if sink is None else scratch(bufs, key + "_chunk", (step, fn, oh * ow), xp.dtype)
     for s in starts:
         m = min(step, n - s)
+        dst = out[s:s + m] if chunk is None else chunk[:m]
         cols = _columns(xp[s:s + m], fh, fw, stride, oh, ow, buf, bias, wide)
         if wide:
             r = np.matmul(W2, cols, out=res[:fn * m * span].reshape(fn, m * span))
-            np.copyto(out[s:s + m].reshape(m, fn, oh, ow),
-                      _positions(r, m, oh, ow, span, row).transpose(1, 0, 2, 3))
+            np.copyto(dst.reshape(m, fn, oh, ow), _positions(r, m, oh, ow, span, row).transpose(1, 0, 2, 3))
         else:
-            np.matmul(W2, cols, out=out[s:s + m])
+            np.matmul(W2, cols, out=dst)
+        if sink is not None:
+            sink(s, m, dst)
     return out
 
 
@@ -287,41 +295,70 @@ def conv_weight_grad(xp: np.ndarray, dout: np.ndarray, fh: int, fw: int, stride:
 def max_pool_2x2(x: np.ndarray, out: np.ndarray, bufs: dict) -> np.ndarray:
     """Max over the 2x2 windows with stride 2 that tile x (N, C, 2*OH, 2*OW), into out (N, C, OH, OW).
 
+    The winners go to ``bufs`` for :func:`max_pool_2x2_backward` (see :func:`pool_2x2_into`).
+    """
+    n, c, h, w = x.shape
+    right, lower = winner_arrays(bufs, (n, c, h // 2, w // 2))
+    return pool_2x2_into(x, out, right, lower, bufs)
+
+
+def winner_arrays(bufs: dict, shape: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The bool arrays that remember a 2x2 pool's winners: right (N, C, OH, 2, OW), lower (N, C, OH, OW)."""
+    n, c, oh, ow = shape
+    return (scratch(bufs, "pool_right", (n, c, oh, 2, ow), np.dtype(bool)),
+            scratch(bufs, "pool_lower", shape, np.dtype(bool)))
+
+
+def pool_2x2_into(x: np.ndarray, out: np.ndarray, right: np.ndarray, lower: np.ndarray,
+                  bufs: dict) -> np.ndarray:
+    """:func:`max_pool_2x2` with the winners written to ``right`` and ``lower`` (see winner_arrays).
+
     The four corners of the windows are first copied apart, each (N, C, OH, OW) and contiguous
     (np.maximum over stride-2 views runs about 10x slower than over contiguous arrays). Then in
-    two steps, each remembering which side won (in ``bufs``, for the backward pass): the maximum
-    of the two columns in each row, then of the two rows. A strict ``>`` sends ties to the left
-    and to the top, and taking the columns first makes that the window's first maximum in
-    row-major order, the textbook's argmax.
+    two steps, each remembering which side won: the maximum of the two columns in each row
+    (``right``, per input row), then of the two rows (``lower``). A strict ``>`` sends ties to
+    the left and to the top, and taking the columns first makes that the window's first maximum
+    in row-major order, the textbook's argmax. ``bufs`` holds the scratch arrays, kept at the
+    largest N seen so that chunks of a batch reuse them.
     """
     n, c, h, w = x.shape
     oh, ow = h // 2, w // 2
-    corners = scratch(bufs, "pool_corners", (4, n, c, oh, ow), x.dtype)
+    corners, rows = _pool_scratch(bufs, n, (c, oh, ow), x.dtype)
     for k in range(4):
         np.copyto(corners[k], x[:, :, k // 2::2, k % 2::2])
-    rows = scratch(bufs, "pool_rows", (2, n, c, oh, ow), x.dtype)
-    right = scratch(bufs, "pool_right", (n, c, oh, 2, ow), np.dtype(bool))  # per input row
     for r in (0, 1):
         left_, right_ = corners[2 * r], corners[2 * r + 1]
         np.maximum(left_, right_, out=rows[r])
         np.greater(right_, left_, out=right[:, :, :, r])
-    lower = scratch(bufs, "pool_lower", (n, c, oh, ow), np.dtype(bool))
     np.maximum(rows[0], rows[1], out=out)
     np.greater(rows[1], rows[0], out=lower)
     return out
 
 
+def _pool_scratch(bufs: dict, n: int, shape: tuple[int, ...], dtype: np.dtype):
+    big = bufs.get("pool_corners")
+    if big is None or big.shape[1] < n or big.shape[2:] != shape or big.dtype != dtype:
+        big = bufs["pool_corners"] = np.empty((6, n, *shape), dtype=dtype)
+    return big[:4, :n], big[4:, :n]
+
+
 def max_pool_2x2_backward(dout: np.ndarray, dx: np.ndarray, bufs: dict) -> np.ndarray:
-    """The gradient of :func:`max_pool_2x2` (its last call, through ``bufs``) into dx, C-contiguous.
+    """The gradient of :func:`max_pool_2x2` (its last call, through ``bufs``) into dx, C-contiguous."""
+    return pool_2x2_backward_from(dout, dx, bufs["pool_right"], bufs["pool_lower"], bufs)
+
+
+def pool_2x2_backward_from(dout: np.ndarray, dx: np.ndarray, right: np.ndarray, lower: np.ndarray,
+                           bufs: dict) -> np.ndarray:
+    """dout (N, C, OH, OW) sent to the winners that :func:`pool_2x2_into` wrote, into dx (N, C, 2*OH, 2*OW).
 
     d - d * mask is exactly d where the mask is 0 and exactly 0 where it is 1 (finite d).
     """
     n, c, h, w = dx.shape
     drows = scratch(bufs, "pool_drows", (n, c, h // 2, 2, w // 2), dx.dtype)
-    np.multiply(dout, bufs["pool_lower"], out=drows[:, :, :, 1])
+    np.multiply(dout, lower, out=drows[:, :, :, 1])
     np.subtract(dout, drows[:, :, :, 1], out=drows[:, :, :, 0])
     d4, dx5 = drows.reshape(n, c, h, w // 2), dx.reshape(n, c, h, w // 2, 2)
-    np.multiply(d4, bufs["pool_right"].reshape(n, c, h, w // 2), out=dx5[..., 1])
+    np.multiply(d4, right.reshape(n, c, h, w // 2), out=dx5[..., 1])
     np.subtract(d4, dx5[..., 1], out=dx5[..., 0])
     return dx
 

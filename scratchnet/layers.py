@@ -681,16 +681,30 @@ class Convolution(Layer):
         -------
         ndarray, shape (N, FN, OH, OW), W's dtype (``out`` when given)
         """
+        x, shape = self._checked_input(x)
+        out = _check_out_contiguous(self._out(out, shape, self.params["W"].dtype))  # before buffers change
+        return self._forward(x, out)
+
+    def _checked_input(self, x) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """x checked and cast to W's dtype, and the output's shape (N, FN, OH, OW): forward's checks."""
         W = self.params["W"]
         fn, c, fh, fw = W.shape
         x = _check_image_input(x, c, W.dtype)
         n, _, h, w = x.shape
-        oh = conv_output_size(h, fh, self.stride, self.pad)
-        ow = conv_output_size(w, fw, self.stride, self.pad)
-        out = _check_out_contiguous(self._out(out, (n, fn, oh, ow), W.dtype))  # before any buffer changes
+        return x, (n, fn, conv_output_size(h, fh, self.stride, self.pad),
+                   conv_output_size(w, fw, self.stride, self.pad))
+
+    def _forward(self, x: np.ndarray, out: np.ndarray | None, sink=None) -> np.ndarray | None:
+        """forward on a checked x into a checked out; or, with ``sink`` and out None, chunk by chunk
+        into ``sink(s, M, chunk)`` (see :func:`scratchnet._conv.conv_gemm`)."""
+        W = self.params["W"]
+        fn, _, fh, fw = W.shape
         self._xp, self._pad_buf = _conv.padded(x, self.pad, self._pad_buf)
+        n, _, hp, wp = self._xp.shape
+        oh, ow = (hp - fh) // self.stride + 1, (wp - fw) // self.stride + 1
         _conv.conv_gemm(self._xp, W.reshape(fn, -1), fh, fw, self.stride, oh, ow,
-                        out.reshape(n, fn, oh * ow), self._bufs, b=self.params["b"])
+                        None if out is None else out.reshape(n, fn, oh * ow), self._bufs,
+                        b=self.params["b"], sink=sink)
         self.x = x
         return out
 

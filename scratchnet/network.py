@@ -39,6 +39,7 @@ from ._checks import (
     check_real,
     label_column_as_vector,
 )
+from ._conv_block import blocks as conv_blocks
 from ._fast_step import FastStep
 from ._fast_step import fits as fast_step_fits
 from ._packed import CopyPool, PackedDict, ParamLayout
@@ -163,6 +164,7 @@ class Sequential(_NetworkState):
         # Whether a failed step has state to restore (batch-norm statistics, dropout generators).
         self._restorable = bool(self._buffer_slots or self.generators())
         self._fast_step = FastStep(self.layer_list, self.dtype) if fast_step_fits(self.layer_list) else None
+        self._conv_blocks = conv_blocks(self.layer_list)
         for layer in self.layer_list:  # checked: their arrays are shared with params/grads from here on
             if isinstance(layer, Layer):
                 layer.adopted = True
@@ -259,23 +261,39 @@ class Sequential(_NetworkState):
         return loss, grads
 
     def _forward_backward(self, x, t) -> float:
-        """The training step layer by layer, for any layers: the loss without weight decay."""
-        step, hidden = self._buffers_of_step, self.layer_list[:-1]
+        """The training step layer by layer, for any layers: the loss without weight decay.
+
+        Convolution -> Relu -> 2x2 Pooling runs as one block (:mod:`scratchnet._conv_block`).
+        """
+        step, hidden, blocks = self._buffers_of_step, self.layer_list[:-1], self._conv_blocks
+        fused = []  # the blocks that ran, by their first index
         with _unchanged_on_error(self) if self._restorable else contextlib.nullcontext():
             out = step.as_input(x, self.dtype)
             check_nonempty_batch("x", out)
-            for i in range(len(hidden)):
-                kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
-                out = step.forward(i, out, kwargs)
+            i = 0
+            while i < len(hidden):
+                block = blocks.get(i)
+                y = block.forward(out) if block and block.still_fits(self.layer_list, i) else None
+                if y is not None:
+                    out, i = y, i + 3
+                    fused.append(i - 3)
+                    continue
+                out = step.forward(i, out, {self._train_kw[i]: True} if self._train_kw[i] else {})
+                i += 1
             loss = self.last_layer.forward(out, t)
         dout = step.backward(len(hidden), 1.0, like=out)
-        for i in range(len(hidden) - 1, 0, -1):
-            dout = step.backward(i, dout)
-        if hidden:  # nobody needs the gradient with respect to the input data: skip its matmul
-            if isinstance(hidden[0], Affine) or _accepts(hidden[0].backward, "input_grad"):
-                hidden[0].backward(dout, input_grad=False)
-            else:
-                hidden[0].backward(dout)
+        i = len(hidden) - 1
+        while i >= 0:
+            if fused and fused[-1] == i - 2:  # nobody needs the input data's gradient (i - 2 == 0)
+                dout, i = blocks[fused.pop()].backward(dout, input_grad=i > 2), i - 3
+            elif i > 0:
+                dout, i = step.backward(i, dout), i - 1
+            else:  # the first layer: skip the input's gradient where the layer can
+                if isinstance(hidden[0], Affine) or _accepts(hidden[0].backward, "input_grad"):
+                    hidden[0].backward(dout, input_grad=False)
+                else:
+                    hidden[0].backward(dout)
+                i = -1
         return loss
 
     def gradient(self, x, t) -> dict[str, np.ndarray]:
