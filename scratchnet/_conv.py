@@ -295,71 +295,76 @@ def conv_weight_grad(xp: np.ndarray, dout: np.ndarray, fh: int, fw: int, stride:
 def max_pool_2x2(x: np.ndarray, out: np.ndarray, bufs: dict) -> np.ndarray:
     """Max over the 2x2 windows with stride 2 that tile x (N, C, 2*OH, 2*OW), into out (N, C, OH, OW).
 
-    The winners go to ``bufs`` for :func:`max_pool_2x2_backward` (see :func:`pool_2x2_into`).
+    Each window's winner goes to ``bufs`` for :func:`max_pool_2x2_backward` (see :func:`pool_2x2_into`).
+    """
+    return pool_2x2_into(x, out, scratch(bufs, "pool_win", out.shape, np.dtype(np.intp)), bufs)
+
+
+def pool_2x2_into(x: np.ndarray, out: np.ndarray, win: np.ndarray, bufs: dict, first: int = 0) -> np.ndarray:
+    """:func:`max_pool_2x2`, with each window's winner written to ``win`` (N, C, OH, OW), intp.
+
+    ``win`` holds flat indices into the C-contiguous array that x is a part of, x[0, 0, 0, 0]
+    being its element ``first`` (x may be a chunk of a batch). The four corners of the windows
+    are first copied apart, each (N, C, OH, OW) and contiguous (np.maximum over stride-2 views
+    runs about 10x slower than over contiguous arrays). Then come the maximum of the two columns
+    in each row, and of the two rows. A strict ``>`` sends ties to the left and to the top, and
+    taking the columns first makes that the window's first maximum in row-major order, the
+    textbook's argmax. ``bufs`` holds the scratch arrays, kept at the largest N seen so that
+    chunks of a batch reuse them.
     """
     n, c, h, w = x.shape
-    right, lower = winner_arrays(bufs, (n, c, h // 2, w // 2))
-    return pool_2x2_into(x, out, right, lower, bufs)
-
-
-def winner_arrays(bufs: dict, shape: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The bool arrays that remember a 2x2 pool's winners: right (N, C, OH, 2, OW), lower (N, C, OH, OW)."""
-    n, c, oh, ow = shape
-    return (scratch(bufs, "pool_right", (n, c, oh, 2, ow), np.dtype(bool)),
-            scratch(bufs, "pool_lower", shape, np.dtype(bool)))
-
-
-def pool_2x2_into(x: np.ndarray, out: np.ndarray, right: np.ndarray, lower: np.ndarray,
-                  bufs: dict) -> np.ndarray:
-    """:func:`max_pool_2x2` with the winners written to ``right`` and ``lower`` (see winner_arrays).
-
-    The four corners of the windows are first copied apart, each (N, C, OH, OW) and contiguous
-    (np.maximum over stride-2 views runs about 10x slower than over contiguous arrays). Then in
-    two steps, each remembering which side won: the maximum of the two columns in each row
-    (``right``, per input row), then of the two rows (``lower``). A strict ``>`` sends ties to
-    the left and to the top, and taking the columns first makes that the window's first maximum
-    in row-major order, the textbook's argmax. ``bufs`` holds the scratch arrays, kept at the
-    largest N seen so that chunks of a batch reuse them.
-    """
-    n, c, h, w = x.shape
-    oh, ow = h // 2, w // 2
-    corners, rows = _pool_scratch(bufs, n, (c, oh, ow), x.dtype)
+    corners, rows, right, lower = _pool_scratch(bufs, n, (c, h // 2, w // 2), x.dtype)
     for k in range(4):
         np.copyto(corners[k], x[:, :, k // 2::2, k % 2::2])
     for r in (0, 1):
-        left_, right_ = corners[2 * r], corners[2 * r + 1]
-        np.maximum(left_, right_, out=rows[r])
-        np.greater(right_, left_, out=right[:, :, :, r])
+        np.maximum(corners[2 * r], corners[2 * r + 1], out=rows[r])
+        np.greater(corners[2 * r + 1], corners[2 * r], out=right[r])
     np.maximum(rows[0], rows[1], out=out)
     np.greater(rows[1], rows[0], out=lower)
+    # The winner's place: its window's top-left corner, one row down if lower, one column right
+    # if it is the right one of its row.
+    column = right[0]  # of the winner, right[1] where lower (np.where runs 10x slower on such masks)
+    np.bitwise_xor(right[0], right[1], out=right[1])
+    right[1] &= lower
+    column ^= right[1]
+    np.multiply(lower, w, out=win)
+    win += column
+    win += _window_corners(bufs, x.shape)
+    if first:
+        win += first
     return out
 
 
 def _pool_scratch(bufs: dict, n: int, shape: tuple[int, ...], dtype: np.dtype):
-    big = bufs.get("pool_corners")
+    """corners (4, N, ...), rows (2, N, ...) of ``dtype``, right (2, N, ...) and lower (N, ...) bool."""
+    big, flags = bufs.get("pool_values"), bufs.get("pool_flags")
     if big is None or big.shape[1] < n or big.shape[2:] != shape or big.dtype != dtype:
-        big = bufs["pool_corners"] = np.empty((6, n, *shape), dtype=dtype)
-    return big[:4, :n], big[4:, :n]
+        big = bufs["pool_values"] = np.empty((6, n, *shape), dtype=dtype)
+        flags = bufs["pool_flags"] = np.empty((3, n, *shape), dtype=bool)
+    return big[:4, :n], big[4:, :n], flags[:2, :n], flags[2, :n]
+
+
+def _window_corners(bufs: dict, shape: tuple[int, int, int, int]) -> np.ndarray:
+    """The flat index of each 2x2 window's top-left element in a C-contiguous array of ``shape``."""
+    n, c, h, w = shape
+    index = bufs.get("pool_corner_index")
+    if index is None or index.shape[0] < n or index.shape[1:] != (c, h // 2, w // 2):
+        planes = np.arange(n * c, dtype=np.intp).reshape(n, c, 1, 1) * (h * w)
+        index = bufs["pool_corner_index"] = planes + (np.arange(0, h, 2)[:, None] * w + np.arange(0, w, 2))
+    return index[:n]  # the first n samples' indices are the same in a larger array
 
 
 def max_pool_2x2_backward(dout: np.ndarray, dx: np.ndarray, bufs: dict) -> np.ndarray:
     """The gradient of :func:`max_pool_2x2` (its last call, through ``bufs``) into dx, C-contiguous."""
-    return pool_2x2_backward_from(dout, dx, bufs["pool_right"], bufs["pool_lower"], bufs)
+    return pool_2x2_scatter(dout, dx, bufs["pool_win"])
 
 
-def pool_2x2_backward_from(dout: np.ndarray, dx: np.ndarray, right: np.ndarray, lower: np.ndarray,
-                           bufs: dict) -> np.ndarray:
-    """dout (N, C, OH, OW) sent to the winners that :func:`pool_2x2_into` wrote, into dx (N, C, 2*OH, 2*OW).
-
-    d - d * mask is exactly d where the mask is 0 and exactly 0 where it is 1 (finite d).
-    """
-    n, c, h, w = dx.shape
-    drows = scratch(bufs, "pool_drows", (n, c, h // 2, 2, w // 2), dx.dtype)
-    np.multiply(dout, lower, out=drows[:, :, :, 1])
-    np.subtract(dout, drows[:, :, :, 1], out=drows[:, :, :, 0])
-    d4, dx5 = drows.reshape(n, c, h, w // 2), dx.reshape(n, c, h, w // 2, 2)
-    np.multiply(d4, right.reshape(n, c, h, w // 2), out=dx5[..., 1])
-    np.subtract(d4, dx5[..., 1], out=dx5[..., 0])
+def pool_2x2_scatter(dout: np.ndarray, dx: np.ndarray, win: np.ndarray) -> np.ndarray:
+    """dout (N, C, OH, OW) put at the winners ``win`` that :func:`pool_2x2_into` wrote, into dx
+    (N, C, 2*OH, 2*OW), C-contiguous, and zero elsewhere: a fill and one indexed assignment,
+    where any form over the stride-2 positions runs as thousands of 12-element loops."""
+    dx.fill(0)
+    dx.reshape(-1)[win.reshape(-1)] = dout.reshape(-1)
     return dx
 
 

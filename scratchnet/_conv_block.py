@@ -71,11 +71,12 @@ class ConvReluPool:
             return None
         pooled = (n, fn, oh // 2, ow // 2)
         out = _conv.scratch(self.bufs, "out", pooled, x.dtype)
-        right, lower = _conv.winner_arrays(self.bufs, pooled)
+        win = _conv.scratch(self.bufs, "win", pooled, np.dtype(np.intp))
+        per_sample = fn * oh * ow
 
         def pool_chunk(s: int, m: int, y: np.ndarray) -> None:
-            _conv.pool_2x2_into(y.reshape(m, fn, oh, ow), out[s:s + m], right[s:s + m], lower[s:s + m],
-                                self.bufs)
+            _conv.pool_2x2_into(y.reshape(m, fn, oh, ow), out[s:s + m], win[s:s + m], self.bufs,
+                                first=s * per_sample)
 
         self.shape = None
         pool.x = None  # its winners are here: alone, it now asks for a forward first
@@ -93,7 +94,7 @@ class ConvReluPool:
         dout = conv._check_dout(dout, out.shape, out.dtype)
         d = relu._backward(dout, _conv.scratch(self.bufs, "d_pooled", out.shape, out.dtype))
         dy = _conv.scratch(self.bufs, "dy", self.shape, out.dtype)
-        _conv.pool_2x2_backward_from(d, dy, self.bufs["pool_right"], self.bufs["pool_lower"], self.bufs)
+        _conv.pool_2x2_scatter(d, dy, self.bufs["win"])
         if not input_grad:
             return conv.backward(dy, input_grad=False)
         return conv.backward(dy, out=_conv.scratch(self.bufs, "dx", conv.x.shape, out.dtype))
