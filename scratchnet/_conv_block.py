@@ -72,11 +72,9 @@ class ConvReluPool:
         pooled = (n, fn, oh // 2, ow // 2)
         out = _conv.scratch(self.bufs, "out", pooled, x.dtype)
         win = _conv.scratch(self.bufs, "win", pooled, np.dtype(np.intp))
-        per_sample = fn * oh * ow
 
         def pool_chunk(s: int, m: int, y: np.ndarray) -> None:
-            _conv.pool_2x2_into(y.reshape(m, fn, oh, ow), out[s:s + m], win[s:s + m], self.bufs,
-                                first=s * per_sample)
+            _conv.pool_2x2_into(y.reshape(m, fn, oh, ow), out[s:s + m], win[s:s + m], self.bufs, first=s)
 
         self.shape = None
         pool.x = None  # its winners are here: alone, it now asks for a forward first

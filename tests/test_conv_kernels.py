@@ -96,7 +96,7 @@ def textbook_pool(x, dout):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", [(3, 2, 4, 4), (2, 3, 6, 8), (1, 1, 2, 2), (4, 5, 10, 6)])
+@pytest.mark.parametrize("shape", [(3, 2, 4, 4), (2, 3, 6, 8), (1, 1, 2, 2), (4, 5, 10, 6), (2, 2, 4, 512)])
 def test_2x2_pool_routes_ties_to_the_first_maximum_like_the_books_argmax(shape, dtype):
     rng = np.random.default_rng(9)
     x = rng.integers(0, 3, size=shape).astype(dtype)  # ties in most windows
