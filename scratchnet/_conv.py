@@ -227,9 +227,9 @@ def conv_gemm(xp: np.ndarray, W2: np.ndarray, fh: int, fw: int, stride: int, oh:
     C-contiguous. The bias rides in the matmul as one more column of W2 against a row of ones
     below the columns, instead of a pass over the output.
 
-    With ``sink`` (and ``out`` None), each chunk of samples s..s+M goes to a scratch array
-    (M, FN, OH*OW) instead, and ``sink(s, M, chunk)`` is called while it is still in cache: the
-    same numbers, never written out for the whole batch (see :mod:`scratchnet._conv_block`).
+    With ``sink`` (and ``out`` None), ``sink(s, M, chunk)`` gets each chunk of samples s..s+M
+    instead, while it is still in cache: the same numbers, as an (M, FN, OH, OW) array that may
+    be a strided view, never written out for the whole batch (see :mod:`scratchnet._conv_block`).
     """
     n, k = xp.shape[0], W2.shape[1]
     fn, bias = W2.shape[0], b is not None
@@ -240,18 +240,22 @@ def conv_gemm(xp: np.ndarray, W2: np.ndarray, fh: int, fw: int, stride: int, oh:
     res = scratch(bufs, key + "_out", (fn * step * span,), xp.dtype) if wide else None
     if bias:
         W2 = np.concatenate([W2, b[:, None]], axis=1)
-    chunk = None if sink is None else scratch(bufs, key + "_chunk", (step, fn, oh * ow), xp.dtype)
+    chunk = None if sink is None or wide else scratch(bufs, key + "_chunk", (step, fn, oh * ow), xp.dtype)
     for s in starts:
         m = min(step, n - s)
-        dst = out[s:s + m] if chunk is None else chunk[:m]
         cols = _columns(xp[s:s + m], fh, fw, stride, oh, ow, buf, bias, wide)
         if wide:
             r = np.matmul(W2, cols, out=res[:fn * m * span].reshape(fn, m * span))
-            np.copyto(dst.reshape(m, fn, oh, ow), _positions(r, m, oh, ow, span, row).transpose(1, 0, 2, 3))
+            y = _positions(r, m, oh, ow, span, row).transpose(1, 0, 2, 3)
+            if sink is None:
+                np.copyto(out[s:s + m].reshape(m, fn, oh, ow), y)
+            else:
+                sink(s, m, y)  # the sink reads the positions in place: no transposing copy
         else:
+            dst = out[s:s + m] if sink is None else chunk[:m]
             np.matmul(W2, cols, out=dst)
-        if sink is not None:
-            sink(s, m, dst)
+            if sink is not None:
+                sink(s, m, dst.reshape(m, fn, oh, ow))
     return out
 
 

@@ -74,7 +74,7 @@ class ConvReluPool:
         win = _conv.scratch(self.bufs, "win", pooled, np.dtype(np.intp))
 
         def pool_chunk(s: int, m: int, y: np.ndarray) -> None:
-            _conv.pool_2x2_into(y.reshape(m, fn, oh, ow), out[s:s + m], win[s:s + m], self.bufs, first=s)
+            _conv.pool_2x2_into(y, out[s:s + m], win[s:s + m], self.bufs, first=s)
 
         self.shape = None
         pool.x = None  # its winners are here: alone, it now asks for a forward first
