@@ -165,3 +165,17 @@ def test_block_backward_before_forward_is_refused():
     net = simple(seed=14)
     with pytest.raises(RuntimeError, match="before its forward"):
         net._conv_blocks[0].backward(np.zeros((1, 4, 6, 6)))
+
+
+@pytest.mark.parametrize("name", ["simple 3x3 pad 1 float32", "simple 7 filters over 3 channels",
+                                  "deep float32"])
+def test_a_large_inference_batch_runs_the_blocks_with_the_layers_scores(name):
+    net = NETS[name]()
+    net.predict_chunk = 4  # 10 samples: chunks of 4, 4 and 2, each through the blocks
+    x, t = images(net.input_dim, n=10, seed=20)
+    scores = net.predict(x)
+    pools = [layer for layer in net.layer_list if type(layer).__name__ == "Pooling"]
+    assert all(pool.x is None for pool in pools)  # the blocks ran
+    by_layers = np.concatenate([net.predict(x[i:i + 4]) for i in range(0, 10, 4)])  # <= 4: layer by layer
+    np.testing.assert_array_equal(scores, by_layers, strict=True)
+    assert net.accuracy(x, t) == np.mean(by_layers.argmax(axis=1) == t)
