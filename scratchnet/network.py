@@ -275,24 +275,20 @@ class Sequential(_NetworkState):
                 block = blocks.get(i)
                 y = block.forward(out) if block and block.still_fits(self.layer_list, i) else None
                 if y is not None:
+                    fused.append(i)
                     out, i = y, i + 3
-                    fused.append(i - 3)
-                    continue
-                out = step.forward(i, out, {self._train_kw[i]: True} if self._train_kw[i] else {})
-                i += 1
+                else:
+                    kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
+                    out, i = step.forward(i, out, kwargs), i + 1
             loss = self.last_layer.forward(out, t)
-        dout = step.backward(len(hidden), 1.0, like=out)
-        i = len(hidden) - 1
+        dout, i = step.backward(len(hidden), 1.0, like=out), len(hidden) - 1
         while i >= 0:
             if fused and fused[-1] == i - 2:  # nobody needs the input data's gradient (i - 2 == 0)
                 dout, i = blocks[fused.pop()].backward(dout, input_grad=i > 2), i - 3
             elif i > 0:
                 dout, i = step.backward(i, dout), i - 1
-            else:  # the first layer: skip the input's gradient where the layer can
-                if isinstance(hidden[0], Affine) or _accepts(hidden[0].backward, "input_grad"):
-                    hidden[0].backward(dout, input_grad=False)
-                else:
-                    hidden[0].backward(dout)
+            else:
+                _first_layer_backward(hidden[0], dout)
                 i = -1
         return loss
 
@@ -317,6 +313,14 @@ class Sequential(_NetworkState):
         with _held_still(self):
             grads = network_numerical_gradient(network_spec(self), x, t, h, method=method, threads=threads)
         return {name: grads[name] for name in self.params}
+
+
+def _first_layer_backward(layer, dout) -> None:
+    """The first layer's backward, without the input's gradient where the layer can skip it."""
+    if isinstance(layer, Affine) or _accepts(layer.backward, "input_grad"):
+        layer.backward(dout, input_grad=False)
+    else:
+        layer.backward(dout)
 
 
 class _StepBuffers:
