@@ -266,20 +266,12 @@ class Sequential(_NetworkState):
         Convolution -> Relu -> 2x2 Pooling runs as one block (:mod:`scratchnet._conv_block`).
         """
         step, hidden, blocks = self._buffers_of_step, self.layer_list[:-1], self._conv_blocks
-        fused = []  # the blocks that ran, by their first index
+        fused: list[int] = []  # the blocks that ran, by their first index
         with _unchanged_on_error(self) if self._restorable else contextlib.nullcontext():
             out = step.as_input(x, self.dtype)
             check_nonempty_batch("x", out)
-            i = 0
-            while i < len(hidden):
-                block = blocks.get(i)
-                y = block.forward(out) if block and block.still_fits(self.layer_list, i) else None
-                if y is not None:
-                    fused.append(i)
-                    out, i = y, i + 3
-                else:
-                    kwargs = {self._train_kw[i]: True} if self._train_kw[i] else {}
-                    out, i = step.forward(i, out, kwargs), i + 1
+            out = _forward_blocks(self, out, lambda i, o: step.forward(
+                i, o, {self._train_kw[i]: True} if self._train_kw[i] else {}), fused)
             loss = self.last_layer.forward(out, t)
         dout, i = step.backward(len(hidden), 1.0, like=out), len(hidden) - 1
         while i >= 0:
@@ -313,6 +305,21 @@ class Sequential(_NetworkState):
         with _held_still(self):
             grads = network_numerical_gradient(network_spec(self), x, t, h, method=method, threads=threads)
         return {name: grads[name] for name in self.params}
+
+
+def _forward_blocks(net: Sequential, out: np.ndarray, layer_forward, fused: list[int]) -> np.ndarray:
+    """``net``'s hidden layers forward: each conv block (:mod:`scratchnet._conv_block`) as one, its
+    first index appended to ``fused``; every other layer i as ``layer_forward(i, out)``."""
+    i, hidden = 0, len(net.layer_list) - 1
+    while i < hidden:
+        block = net._conv_blocks.get(i)
+        y = block.forward(out) if block and block.still_fits(net.layer_list, i) else None
+        if y is not None:
+            fused.append(i)
+            out, i = y, i + 3
+        else:
+            out, i = layer_forward(i, out), i + 1
+    return out
 
 
 def _first_layer_backward(layer, dout) -> None:

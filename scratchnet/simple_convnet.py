@@ -8,7 +8,7 @@ import numpy as np
 
 from ._checks import as_generator, check_positive_int
 from .layers import Convolution, Pooling, Relu, SoftmaxWithLoss
-from .network import Sequential, _affine, _check_dtype, _unchanged_on_error, _weight_std
+from .network import Sequential, _affine, _check_dtype, _forward_blocks, _unchanged_on_error, _weight_std
 from .util import conv_output_size
 
 __all__ = ["SimpleConvNet"]
@@ -65,14 +65,11 @@ class ConvNet(Sequential):
 
     def _predict_blocks(self, x: np.ndarray) -> np.ndarray:
         """Inference-mode scores of x, with the conv blocks fused (a fresh array)."""
-        hidden = len(self.layer_list) - 1
+        fused: list[int] = []
         with _unchanged_on_error(self, False):
-            out, i = x, 0
-            while i < hidden:
-                block = self._conv_blocks.get(i)
-                y = block.forward(out) if block and block.still_fits(self.layer_list, i) else None
-                out, i = (y, i + 3) if y is not None else (self._layer_forward(i, out, False), i + 1)
-        return out.copy() if any(out is b.bufs.get("out") for b in self._conv_blocks.values()) else out
+            out = _forward_blocks(self, x, lambda i, o: self._layer_forward(i, o, False), fused)
+        last_is_block = bool(fused) and fused[-1] + 3 == len(self.layer_list) - 1
+        return out.copy() if last_is_block else out  # a block's output is its buffer
 
 
 class SimpleConvNet(ConvNet):
