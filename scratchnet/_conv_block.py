@@ -15,7 +15,8 @@ The forward values and the gradients are the layer path's bit for bit (zeros asi
 may differ; tests/test_conv_block.py). What the layers hold afterwards differs: the Convolution
 holds its input as always, Relu holds the mask of the pooled values it ran on, and the Pooling
 holds nothing (its winners stay here), so ``pool.backward`` alone asks for a forward first.
-``net.loss`` and ``net.predict`` still run layer by layer, as the book's loop expects.
+``net.loss``, and ``net.predict`` of up to ``predict_chunk`` samples, still run layer by layer, as the
+book's loop expects; a larger ``predict`` (an evaluation) runs the blocks too.
 """
 
 from __future__ import annotations

@@ -49,8 +49,9 @@ class ConvNet(Sequential):
 
     A batch of more than ``predict_chunk`` samples (an evaluation) goes chunk by chunk, each
     chunk's Convolution -> Relu -> 2x2 Pooling as one block (scratchnet/_conv_block.py: the
-    same scores, about 3x faster). Smaller batches run layer by layer, so that the book's loop,
-    ``net.loss(x, t)`` and then each layer's backward, finds what each layer's forward keeps.
+    same scores; SimpleConvNet's about twice as fast, DeepConvNet's about as fast). Smaller
+    batches run layer by layer, so that the book's loop, ``net.loss(x, t)`` and then each
+    layer's backward, finds what each layer's forward keeps.
     """
 
     #: Samples per forward pass in inference mode (the activations grow with the batch).
