@@ -317,7 +317,7 @@ def pool_2x2_into(x: np.ndarray, out: np.ndarray, win: np.ndarray, bufs: dict, f
     chunks of a batch reuse them.
     """
     n, c, h, w = x.shape
-    corners, rows, right, lower = _pool_scratch(bufs, n, (c, h // 2, w // 2), x.dtype)
+    corners, rows, right, lower, offset = _pool_scratch(bufs, n, (c, h // 2, w // 2), x.dtype)
     for k in range(4):
         np.copyto(corners[k], x[:, :, k // 2::2, k % 2::2])
     for r in (0, 1):
@@ -333,7 +333,6 @@ def pool_2x2_into(x: np.ndarray, out: np.ndarray, win: np.ndarray, bufs: dict, f
     column ^= right[1]
     corner = _window_corners(bufs, (first + n, c, h, w))[first:]
     if w < 255:  # the offset in its window fits a byte: add it to the corner's index in one mixed pass
-        offset = bufs["pool_flags"][3, :n].view(np.uint8)
         np.multiply(lower.view(np.uint8), w, out=offset)
         offset += column.view(np.uint8)
         np.add(corner, offset, out=win)
@@ -345,12 +344,13 @@ def pool_2x2_into(x: np.ndarray, out: np.ndarray, win: np.ndarray, bufs: dict, f
 
 
 def _pool_scratch(bufs: dict, n: int, shape: tuple[int, ...], dtype: np.dtype):
-    """corners (4, N, ...), rows (2, N, ...) of ``dtype``, right (2, N, ...) and lower (N, ...) bool."""
+    """corners (4, N, ...), rows (2, N, ...) of ``dtype``; right (2, N, ...), lower (N, ...) bool;
+    offset (N, ...) uint8."""
     big, flags = bufs.get("pool_values"), bufs.get("pool_flags")
     if big is None or big.shape[1] < n or big.shape[2:] != shape or big.dtype != dtype:
         big = bufs["pool_values"] = np.empty((6, n, *shape), dtype=dtype)
-        flags = bufs["pool_flags"] = np.empty((4, n, *shape), dtype=bool)  # the last for offsets
-    return big[:4, :n], big[4:, :n], flags[:2, :n], flags[2, :n]
+        flags = bufs["pool_flags"] = np.empty((4, n, *shape), dtype=bool)
+    return big[:4, :n], big[4:, :n], flags[:2, :n], flags[2, :n], flags[3, :n].view(np.uint8)
 
 
 def _window_corners(bufs: dict, shape: tuple[int, int, int, int]) -> np.ndarray:
